@@ -1,0 +1,42 @@
+"""The FastAPI application. The lifespan owns the long-lived clients (database engine, Temporal)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import AppState
+from api.routes import health
+from journey.config import Settings, get_settings
+from journey.db.engine import create_db_engine, make_session_factory
+from journey.temporal_client import connect_client
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or get_settings()
+        engine = create_db_engine(resolved.resolved_database_url, echo=resolved.database_echo)
+        # Lazy: the gateway starts, and /health reports Temporal down, while Temporal is away.
+        client = await connect_client(resolved, lazy=True)
+        app.state.journey = AppState(
+            settings=resolved,
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            temporal=client,
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Journey",
+        summary="Durable customer-lifecycle journeys on Temporal and Kafka.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    return app

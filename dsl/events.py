@@ -1,0 +1,21 @@
+"""The event envelope: what arrives on Kafka and through `POST /api/events`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventEnvelope(BaseModel):
+    """One customer event. `id` is the dedupe key; `user_id` is also the Kafka message key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=lambda: str(uuid4()), min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    user_id: str = Field(min_length=1, max_length=255)
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    properties: dict[str, Any] = Field(default_factory=dict)

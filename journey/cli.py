@@ -1,0 +1,144 @@
+"""The `journey` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from journey.config import get_settings
+from journey.runtime import configure_logging
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Journey: durable lifecycle journeys."
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+events_app = typer.Typer(no_args_is_help=True, help="Customer events on Kafka.")
+app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
+
+
+@app.command()
+def dev(
+    smoke: Annotated[
+        bool, typer.Option(help="Start, check every component, run the smoke path, stop.")
+    ] = False,
+) -> None:
+    """Run the whole stack in the foreground on embedded defaults."""
+    from journey.dev.run import run_dev
+
+    raise typer.Exit(asyncio.run(run_dev(get_settings(), smoke=smoke)))
+
+
+@app.command()
+def api() -> None:
+    """Serve the REST gateway."""
+    from api.server import main as serve_api
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    serve_api(settings)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker."""
+    from worker import main as run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_worker(settings)
+
+
+@app.command()
+def ingest() -> None:
+    """Consume customer events from Kafka."""
+    from journey.ingest import main as run_ingest
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_ingest(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (alembic upgrade head) to JOURNEY_DATABASE_URL."""
+    from journey.db.engine import run_migrations
+
+    settings = get_settings()
+    run_migrations(settings.resolved_database_url)
+    typer.echo(f"database at head: {settings.resolved_database_url.split('@')[-1]}")
+
+
+def _parse_props(props: list[str]) -> dict[str, object]:
+    parsed: dict[str, object] = {}
+    for prop in props:
+        key, sep, raw = prop.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{prop!r} is not KEY=VALUE", param_hint="--prop")
+        try:
+            parsed[key] = json.loads(raw)  # numbers, booleans and JSON stay typed
+        except json.JSONDecodeError:
+            parsed[key] = raw
+    return parsed
+
+
+@events_app.command("send")
+def events_send(
+    type_: Annotated[str, typer.Option("--type", help="Event type, e.g. signup.")],
+    user: Annotated[str, typer.Option("--user", help="The user's id (also the Kafka key).")],
+    prop: Annotated[
+        list[str] | None, typer.Option("--prop", help="KEY=VALUE property; repeatable.")
+    ] = None,
+    event_id: Annotated[
+        str | None, typer.Option("--id", help="Event id (dedupe key); random by default.")
+    ] = None,
+) -> None:
+    """Produce one event to the events topic and wait for the broker's acknowledgement."""
+    from pydantic import ValidationError
+
+    from dsl.events import EventEnvelope
+    from journey.kafka import make_producer, produce_json
+
+    settings = get_settings()
+    fields: dict[str, object] = {
+        "type": type_,
+        "user_id": user,
+        "properties": _parse_props(prop or []),
+    }
+    if event_id:
+        fields["id"] = event_id
+    try:
+        envelope = EventEnvelope.model_validate(fields)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"journey events send: invalid event: {errors}", err=True)
+        raise typer.Exit(2) from exc
+    # Quiet client: delivery failures are reported once, below, not as librdkafka log lines.
+    producer = make_producer(settings, **{"message.timeout.ms": 10000, "log_level": 0})
+    try:
+        partition, offset = asyncio.run(
+            produce_json(
+                producer,
+                settings.kafka_events_topic,
+                envelope.model_dump(mode="json"),
+                key=user,
+                timeout=15,
+            )
+        )
+    except Exception as exc:
+        typer.echo(
+            f"journey events send: could not deliver to {settings.resolved_kafka_bootstrap}: {exc}"
+            " — is `journey dev` running?",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"sent {envelope.type} {envelope.id} to {settings.kafka_events_topic}[{partition}]@{offset}"
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,128 @@
+"""The one Settings class. Every address, port and path Journey uses is a `JOURNEY_*` setting.
+
+Settings are built by `get_settings()` (cached), never at import time, so tests and the CLI can
+set the environment first. Empty optional addresses mean "use the embedded server that
+`journey dev` starts"; setting them points Journey at existing infrastructure instead.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Where the embedded stack keeps its state (Temporal history, SQLite, captured mail).
+    data_dir: Path = Path(".journey")
+
+    # Database: SQLite in data_dir unless a URL (e.g. postgresql+psycopg://...) is given.
+    database_url: str | None = None
+    database_echo: bool = False
+
+    # Temporal: embedded dev server unless an address (host:port) names an existing one.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "journey"
+    temporal_host: str = "127.0.0.1"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = None
+    temporal_bin: Path | None = None
+
+    # Kafka: embedded tansu broker unless bootstrap servers name existing brokers.
+    kafka_bootstrap: str | None = None
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_events_topic: str = "journey.events"
+    kafka_dead_letter_topic: str = "journey.events.dlq"
+    kafka_emitted_topic: str = "journey.emitted"
+    kafka_consumer_group: str = "journey-ingest"
+    kafka_topic_partitions: int = 3
+    # A short session keeps group joins fast (brokers may hold a join for half of it) and
+    # hands a crashed consumer's partitions over quickly; 6s is Kafka's default minimum.
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 2000
+    tansu_bin: Path | None = None
+
+    # SMTP: the embedded mail catcher unless a host names a real relay.
+    smtp_host: str | None = None
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "journey@localhost"
+    mail_dir: Path | None = None
+
+    # REST gateway.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Examples loaded into the database by `journey dev`.
+    examples_dir: Path = Path("examples")
+
+    log_level: str = "INFO"
+    # How long `journey dev` waits for one component to answer before giving up.
+    startup_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # ---- derived values -------------------------------------------------------------------
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return not self.temporal_address
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def embedded_smtp(self) -> bool:
+        return not self.smtp_host
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'journey.db').as_posix()}"
+
+    @property
+    def resolved_temporal_address(self) -> str:
+        return self.temporal_address or f"{self.temporal_host}:{self.temporal_port}"
+
+    @property
+    def resolved_temporal_ui_url(self) -> str:
+        if self.temporal_ui_url:
+            return self.temporal_ui_url.rstrip("/")
+        return f"http://{self.temporal_host}:{self.temporal_ui_port}"
+
+    @property
+    def resolved_kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def resolved_smtp_host(self) -> str:
+        return self.smtp_host or "127.0.0.1"
+
+    @property
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def kafka_topics(self) -> list[str]:
+        return [self.kafka_events_topic, self.kafka_dead_letter_topic, self.kafka_emitted_topic]
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

