@@ -1,49 +1,83 @@
 """The Temporal worker: Journey's workflows and activities on the configured task queue.
 
-`build_worker` is shared by `journey worker`, `journey dev` and the tests, so all of them
-register exactly the same workflows and activities.
+`journey_worker` is shared by `journey worker`, `journey dev` and the tests, and `WORKFLOWS` by
+the Replayer, so all of them run exactly the same workflows and activities.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+from confluent_kafka import Producer
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.journeys import JourneyActivities
+from activities.registry import build_action_activities
 from activities.stack_check import StackCheckActivities
 from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.kafka import make_producer
 from journey.runtime import announce_ready, stop_event_on_signals
 from journey.temporal_client import connect_with_retry
+from workflows.journey import JourneyWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
-WORKFLOWS: Sequence[type] = (StackCheckWorkflow,)
+WORKFLOWS: Sequence[type] = (JourneyWorkflow, StackCheckWorkflow)
 
 
-def build_activities(session_factory: SessionFactory) -> list[Callable[..., Any]]:
-    stack_check = StackCheckActivities(session_factory)
-    return [stack_check.record_stack_check]
-
-
-def build_worker(
-    client: Client,
+def build_activities(
     *,
-    task_queue: str,
+    settings: Settings,
     session_factory: SessionFactory,
-    activity_executor: ThreadPoolExecutor,
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=build_activities(session_factory),
-        # Database activities are synchronous (SQLModel sessions) and run on this pool.
-        activity_executor=activity_executor,
-    )
+    http: httpx.AsyncClient,
+    producer: Producer,
+) -> list[Callable[..., Any]]:
+    return [
+        *build_action_activities(
+            settings=settings, session_factory=session_factory, http=http, producer=producer
+        ),
+        JourneyActivities(session_factory).load_journey,
+        StackCheckActivities(session_factory).record_stack_check,
+    ]
+
+
+@asynccontextmanager
+async def journey_worker(
+    client: Client,
+    settings: Settings,
+    session_factory: SessionFactory,
+    *,
+    task_queue: str | None = None,
+) -> AsyncIterator[Worker]:
+    """A running worker with the clients its activities share; all closed on exit."""
+    producer = make_producer(settings)
+    # Redirects are never followed: a 3xx is the receiver's answer, not a hop to make.
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
+            worker = Worker(
+                client,
+                task_queue=task_queue or settings.temporal_task_queue,
+                workflows=list(WORKFLOWS),
+                activities=build_activities(
+                    settings=settings,
+                    session_factory=session_factory,
+                    http=http,
+                    producer=producer,
+                ),
+                # Database activities are synchronous (SQLModel sessions) and run on this pool.
+                activity_executor=executor,
+            )
+            try:
+                async with worker:
+                    yield worker
+            finally:
+                await asyncio.to_thread(producer.flush, 10)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -51,16 +85,9 @@ async def run_worker(settings: Settings) -> None:
     engine = create_db_engine(settings.resolved_database_url, echo=settings.database_echo)
     client = await connect_with_retry(settings)
     try:
-        with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
-            worker = build_worker(
-                client,
-                task_queue=settings.temporal_task_queue,
-                session_factory=make_session_factory(engine),
-                activity_executor=executor,
-            )
-            async with worker:
-                announce_ready("worker", f"task queue {settings.temporal_task_queue}")
-                await stop.wait()
+        async with journey_worker(client, settings, make_session_factory(engine)):
+            announce_ready("worker", f"task queue {settings.temporal_task_queue}")
+            await stop.wait()
     finally:
         engine.dispose()
 

@@ -1,36 +1,43 @@
-"""The journey document envelope. Node configs are typed per node type by the DSL proper;
-here a node is any object with an `id` and a `type`, enough to store and list journeys."""
+"""The journey document: the full, typed model of one journey.
+
+This model checks the *shape* of a journey (every node typed by its `type`, unknown keys are
+errors). Rules that need the whole graph or Jinja (dangling transitions, loops, templates,
+time zones, duration bounds) live in `dsl.validation`, which reports every problem at once;
+use `validate_journey` for submissions. Kept free of jinja2: the workflow imports this module.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-from dsl.stages import LifecycleStage
-
-
-class NodeRef(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
-    type: str = Field(min_length=1)
+from dsl.common import NodeId, Stage, StrictModel
+from dsl.conditions import Condition
+from dsl.nodes import Node, NodeBase
 
 
-class JourneyDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JourneyDocument(StrictModel):
     name: str = Field(min_length=1, max_length=255)
     description: str = ""
-    lifecycle_stages: list[LifecycleStage] = Field(default_factory=list)
-    start: str
-    nodes: list[NodeRef] = Field(min_length=1)
-    exit_criteria: dict[str, Any] | None = None
-    goal: dict[str, Any] | None = None
+    lifecycle_stages: list[Stage] = Field(default_factory=list)
+    start: NodeId
+    nodes: list[Node] = Field(min_length=1)
+    exit_criteria: Condition | None = Field(
+        default=None, description="When true (checked on each event), the run stops early."
+    )
+    goal: Condition | None = Field(default=None, description="When true, the run converted.")
+    timezone: str = Field(
+        default="UTC", description="IANA zone: the default for delays until a local time."
+    )
+    variables: dict[str, Any] = Field(default_factory=dict, description="Initial vars.")
 
-    @model_validator(mode="after")
-    def _start_names_a_node(self) -> JourneyDocument:
-        ids = [node.id for node in self.nodes]
-        if self.start not in ids:
-            raise ValueError(f"start node {self.start!r} is not one of the nodes")
-        return self
+    def node_map(self) -> dict[str, NodeBase]:
+        """Nodes by id (the first of duplicates wins; validation reports duplicates)."""
+        nodes: dict[str, NodeBase] = {}
+        for node in self.nodes:
+            nodes.setdefault(node.id, node)
+        return nodes
+
+    def node(self, node_id: str) -> NodeBase:
+        return self.node_map()[node_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -138,6 +139,46 @@ def events_send(
     typer.echo(
         f"sent {envelope.type} {envelope.id} to {settings.kafka_events_topic}[{partition}]@{offset}"
     )
+
+
+@app.command("validate")
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Journey JSON files to validate.")],
+) -> None:
+    """Validate journey documents: exit 1 if any is invalid, 2 if a file is unreadable."""
+    from dsl.validation import validate_journey
+
+    invalid = unreadable = False
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            typer.echo(f"{path}: error: no such file", err=True)
+            unreadable = True
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"{path}: error: cannot read: {exc}", err=True)
+            unreadable = True
+            continue
+        except json.JSONDecodeError as exc:
+            typer.echo(f"{path}: error: not JSON: {exc}", err=True)
+            unreadable = True
+            continue
+        result = validate_journey(data)
+        if result.ok:
+            typer.echo(f"{path}: ok")
+        invalid = invalid or not result.ok
+        for problem in result.problems:
+            typer.echo(f"{path}: {problem.path or '/'} {problem.code}: {problem.message}")
+    raise typer.Exit(2 if unreadable else 1 if invalid else 0)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of journey documents."""
+    from dsl.schema import journey_json_schema
+
+    typer.echo(json.dumps(journey_json_schema(), indent=2))
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -12,27 +10,22 @@ from activities.contracts import StackCheckInput
 from activities.stack_check import STACK_CHECK_EVENT
 from journey.db.engine import make_session_factory
 from journey.db.models import LifecycleEvent
-from worker import WORKFLOWS, build_worker
+from tests.harness.env import JourneyEnv
+from worker import WORKFLOWS, journey_worker
 from workflows.stack_check import StackCheckWorkflow
 
 
 async def test_stack_check_runs_on_the_worker_and_writes_an_audit_row(
-    temporal_client: Client, task_queue: str, migrated_engine: Engine
+    journey_env: JourneyEnv, temporal_client: Client, task_queue: str, migrated_engine: Engine
 ) -> None:
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        worker = build_worker(
-            temporal_client,
+    sessions = make_session_factory(migrated_engine)
+    async with journey_worker(temporal_client, journey_env.settings, sessions):
+        result = await temporal_client.execute_workflow(
+            StackCheckWorkflow.run,
+            StackCheckInput(check_id="c-1"),
+            id=f"stack-check-{task_queue}",
             task_queue=task_queue,
-            session_factory=make_session_factory(migrated_engine),
-            activity_executor=executor,
         )
-        async with worker:
-            result = await temporal_client.execute_workflow(
-                StackCheckWorkflow.run,
-                StackCheckInput(check_id="c-1"),
-                id=f"stack-check-{task_queue}",
-                task_queue=task_queue,
-            )
     assert result.check_id == "c-1"
     assert result.attempt == 1
     with Session(migrated_engine) as session:
@@ -47,5 +40,5 @@ def test_every_registered_workflow_is_a_temporal_workflow() -> None:
     from temporalio.workflow import _Definition
 
     names = [_Definition.must_from_class(cls).name for cls in WORKFLOWS]
-    assert names == ["journey.StackCheck"]
+    assert names == ["journey.Journey", "journey.StackCheck"]
     assert len(set(names)) == len(names)

@@ -1,0 +1,70 @@
+"""The emit-event action: publish a journey event to the emitted-events topic and await the ack.
+
+Downstream systems consume `journey.emitted` the same way Journey consumes `journey.events`, so
+the message uses the same envelope (`id`, `type`, `user_id`, `timestamp`, `properties`) keyed by
+user id, which keeps one user's events ordered on one partition.
+
+The event id is a UUIDv5 of the effect key: a retry after a lost acknowledgement republishes
+the *same* id, so consumers that dedupe on `id` (as Journey's own ingest does) see it once. The
+activity only returns after the broker acknowledged the write (acks=all), so a completed step
+means the event is durable; broker errors propagate and are retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Producer
+from temporalio import activity
+
+from activities.contracts import EMIT_EVENT, EmitEventInput, EmitEventResult
+from activities.rendering import render_text, render_value
+from journey.config import Settings
+from journey.kafka import produce_json
+
+__all__ = ["EVENT_ID_NAMESPACE", "EventActivities", "event_id_for"]
+
+# Fixed forever: changing it would give retried effects new ids and defeat deduplication.
+EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:journey:emitted-event")
+PRODUCE_TIMEOUT_SECONDS = 30.0
+
+
+def event_id_for(effect_key: str) -> str:
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, effect_key))
+
+
+class EventActivities:
+    def __init__(self, settings: Settings, producer: Producer) -> None:
+        self._settings = settings
+        self._producer = producer
+
+    @activity.defn(name=EMIT_EVENT)
+    async def emit_event(self, request: EmitEventInput) -> EmitEventResult:
+        meta = request.meta
+        event_id = event_id_for(meta.effect_key)
+        envelope: dict[str, Any] = {
+            "id": event_id,
+            "type": render_text(request.event_type, request.context),
+            "user_id": meta.user_id,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "properties": render_value(request.payload, request.context)
+            if request.payload is not None
+            else {},
+        }
+        topic = self._settings.kafka_emitted_topic
+        partition, offset = await produce_json(
+            self._producer,
+            topic,
+            envelope,
+            key=meta.user_id,
+            headers={
+                "journey-effect-key": meta.effect_key,
+                "journey-id": meta.journey_id,
+                "workflow-id": meta.workflow_id,
+                "run-id": meta.run_id,
+            },
+            timeout=PRODUCE_TIMEOUT_SECONDS,
+        )
+        return EmitEventResult(event_id=event_id, topic=topic, partition=partition, offset=offset)

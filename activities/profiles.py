@@ -1,0 +1,164 @@
+"""Profile actions: load a user, update their attributes, move them to a lifecycle stage.
+
+These are synchronous activities (`def`): SQLModel sessions block, so they run on the worker's
+thread pool rather than stalling the event loop. Each action is one transaction, so a journey
+step either happened completely or not at all and a retry starts from a clean state.
+
+The user's row is read with `SELECT ... FOR UPDATE` (a no-op on SQLite, whose writers are
+serialised anyway) so two journeys updating one profile at once cannot lose each other's
+changes. JSON columns are always assigned a new document: SQLAlchemy does not notice in-place
+mutation of a JSON value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.attribute_ops import apply_operations
+from activities.contracts import (
+    INVALID_STAGE,
+    LIFECYCLE_TRANSITION,
+    LOAD_USER,
+    UNKNOWN_USER,
+    UPDATE_ATTRIBUTES,
+    LifecycleTransitionInput,
+    LifecycleTransitionResult,
+    LoadUserInput,
+    UpdateAttributesInput,
+    UpdateAttributesResult,
+    UserSnapshot,
+)
+from activities.rendering import render_value
+from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
+from journey.db.engine import SessionFactory
+from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
+
+__all__ = ["STAGE_CHANGED_EVENT", "ProfileActivities", "snapshot"]
+
+STAGE_CHANGED_EVENT = "lifecycle.stage_changed"
+
+
+def snapshot(user: User) -> UserSnapshot:
+    return UserSnapshot(
+        id=user.id,
+        email=user.email,
+        current_lifecycle_stage=user.current_lifecycle_stage,
+        attributes=dict(user.attributes or {}),
+    )
+
+
+def _locked_user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise ApplicationError(
+            f"user {user_id!r} does not exist", type=UNKNOWN_USER, non_retryable=True
+        )
+    return user
+
+
+def _rendered_operation(operation: Any, context: Any) -> Any:
+    """Templates may appear in values ("{{ event.properties.plan }}"), never in paths or ops."""
+    if not isinstance(operation, dict):
+        return operation
+    rendered = dict(operation)
+    for field in ("value", "by"):
+        if field in rendered:
+            rendered[field] = render_value(rendered[field], context)
+    return rendered
+
+
+class ProfileActivities:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = session_factory
+
+    @activity.defn(name=LOAD_USER)
+    def load_user(self, request: LoadUserInput) -> UserSnapshot | None:
+        with self._session_factory() as session:
+            user = session.get(User, request.user_id)
+            if user is not None or not request.create_if_missing:
+                return snapshot(user) if user is not None else None
+            user = User(id=request.user_id, current_lifecycle_stage=LifecycleStage.ACQUISITION)
+            session.add(user)
+            try:
+                session.commit()
+            except IntegrityError:
+                # Another run created the profile between our read and insert: use theirs.
+                session.rollback()
+                user = session.get(User, request.user_id)
+                if user is None:
+                    raise
+            return snapshot(user)
+
+    @activity.defn(name=UPDATE_ATTRIBUTES)
+    def update_attributes(self, request: UpdateAttributesInput) -> UpdateAttributesResult:
+        # Render first: a template error must not leave a transaction (or a lock) open.
+        operations = [_rendered_operation(op, request.context) for op in request.operations]
+        with self._session_factory() as session:
+            user = _locked_user(session, request.meta.user_id)
+            updated = apply_operations(user.attributes, operations)
+            user.attributes = updated  # a new object, so the change is detected
+            session.add(user)
+            session.commit()
+            return UpdateAttributesResult(attributes=updated)
+
+    @activity.defn(name=LIFECYCLE_TRANSITION)
+    def lifecycle_transition(self, request: LifecycleTransitionInput) -> LifecycleTransitionResult:
+        meta = request.meta
+        if request.stage not in LIFECYCLE_STAGES:
+            raise ApplicationError(
+                f"unknown lifecycle stage {request.stage!r}; expected one of {LIFECYCLE_STAGES}",
+                type=INVALID_STAGE,
+                non_retryable=True,
+            )
+        with self._session_factory() as session:
+            user = _locked_user(session, meta.user_id)
+            from_stage = user.current_lifecycle_stage
+            if from_stage == request.stage:
+                # Also what a retry sees after a committed attempt: no second history row.
+                session.rollback()
+                return LifecycleTransitionResult(
+                    from_stage=from_stage, to_stage=request.stage, changed=False
+                )
+            execution_id = session.exec(
+                select(WorkflowExecution.id).where(
+                    WorkflowExecution.temporal_workflow_id == meta.workflow_id
+                )
+            ).first()
+            details: dict[str, Any] = {
+                "journey_id": meta.journey_id,
+                "journey_version": meta.journey_version,
+                "workflow_id": meta.workflow_id,
+                "run_id": meta.run_id,
+                "node_id": meta.node_id,
+                "effect_key": meta.effect_key,
+                "reason": request.reason,
+            }
+            user.current_lifecycle_stage = request.stage
+            session.add(user)
+            session.add(
+                UserLifecycleHistory(
+                    user_id=user.id,
+                    from_stage=from_stage,
+                    to_stage=request.stage,
+                    workflow_execution_id=execution_id,
+                    metadata_=details,
+                )
+            )
+            session.add(
+                LifecycleEvent(
+                    event_type=STAGE_CHANGED_EVENT,
+                    user_id=user.id,
+                    workflow_execution_id=execution_id,
+                    lifecycle_stage=request.stage,
+                    event_data={"from_stage": from_stage, "to_stage": request.stage, **details},
+                )
+            )
+            session.commit()
+            return LifecycleTransitionResult(
+                from_stage=from_stage, to_stage=request.stage, changed=True
+            )

@@ -1,0 +1,57 @@
+"""One place that builds every journey action activity, so the worker registers them in a line.
+
+The interpreter workflow calls activities by name; a missing or duplicated name would only show
+up when a journey reaches that node. `build_action_activities` therefore checks that the names
+it registers are unique and are exactly the names the contract promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from confluent_kafka import Producer
+from temporalio.activity import _Definition
+
+from activities.contracts import ACTION_ACTIVITY_NAMES
+from activities.email import EmailActivities
+from activities.events import EventActivities
+from activities.profiles import ProfileActivities
+from activities.webhook import WebhookActivities
+from journey.config import Settings
+from journey.db.engine import SessionFactory
+
+__all__ = ["activity_name", "build_action_activities"]
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    return _Definition.must_from_callable(fn).name or ""
+
+
+def build_action_activities(
+    *,
+    settings: Settings,
+    session_factory: SessionFactory,
+    http: httpx.AsyncClient,
+    producer: Producer,
+) -> list[Callable[..., Any]]:
+    """Every action activity, bound to its dependencies. The caller owns `http` and `producer`."""
+    profiles = ProfileActivities(session_factory)
+    found: list[Callable[..., Any]] = [
+        profiles.load_user,
+        profiles.update_attributes,
+        profiles.lifecycle_transition,
+        EmailActivities(settings).send_email,
+        WebhookActivities(http).call_webhook,
+        EventActivities(settings, producer).emit_event,
+    ]
+    names = [activity_name(fn) for fn in found]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"duplicate action activity names: {sorted(names)}")
+    if set(names) != set(ACTION_ACTIVITY_NAMES):
+        raise RuntimeError(
+            f"action activities {sorted(names)} do not match the contract "
+            f"{sorted(ACTION_ACTIVITY_NAMES)}"
+        )
+    return found

@@ -1,0 +1,110 @@
+"""emit_event against the real broker: the envelope, key and headers are consumed back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import TEMPLATE_ERROR, EmitEventInput
+from activities.events import EventActivities, event_id_for
+from journey.config import Settings
+from journey.kafka import ensure_topics, make_producer
+from tests.activities.helpers import assert_non_retryable, make_context, make_meta
+from tests.harness.env import JourneyEnv
+from tests.harness.kafka import consumer_config
+
+
+@pytest.fixture
+def settings(journey_env: JourneyEnv) -> Settings:
+    topic = f"emitted-{uuid4().hex}"
+    settings = journey_env.settings.model_copy(update={"kafka_emitted_topic": topic})
+    ensure_topics(settings, [topic])
+    return settings
+
+
+@pytest.fixture
+def producer(settings: Settings) -> Iterator[Producer]:
+    producer = make_producer(settings)
+    yield producer
+    producer.flush(5)
+    producer.close()
+
+
+def consume_at(settings: Settings, partition: int, offset: int) -> Message:
+    """Read the one message at (partition, offset), without joining a consumer group."""
+    consumer = Consumer(consumer_config(settings.resolved_kafka_bootstrap, f"g-{uuid4().hex}"))
+    try:
+        consumer.assign([TopicPartition(settings.kafka_emitted_topic, partition, offset)])
+        for _ in range(100):
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                return message
+        raise AssertionError(f"nothing at {settings.kafka_emitted_topic}[{partition}]@{offset}")
+    finally:
+        consumer.close()
+
+
+async def test_event_is_produced_with_envelope_key_and_headers(
+    settings: Settings, producer: Producer
+) -> None:
+    meta = make_meta(user_id="u1")
+    request = EmitEventInput(
+        meta=meta,
+        event_type="journey.{{ vars.kind }}",
+        payload={"plan": "{{ user.attributes.plan }}", "score": 7},
+        context=make_context(vars={"kind": "welcomed"}),
+    )
+    result = await ActivityEnvironment().run(
+        EventActivities(settings, producer).emit_event, request
+    )
+
+    assert result.topic == settings.kafka_emitted_topic
+    assert result.event_id == event_id_for(meta.effect_key)
+    message = consume_at(settings, result.partition, result.offset)
+    assert message.key() == b"u1"
+    raw_headers: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
+    headers = {name: value.decode() for name, value in raw_headers}
+    assert headers == {
+        "journey-effect-key": meta.effect_key,
+        "journey-id": "j-onboarding",
+        "workflow-id": meta.workflow_id,
+        "run-id": meta.run_id,
+    }
+    value = message.value()
+    assert value is not None
+    envelope = json.loads(value)
+    assert envelope["id"] == result.event_id
+    assert envelope["type"] == "journey.welcomed"
+    assert envelope["user_id"] == "u1"
+    assert envelope["properties"] == {"plan": "pro", "score": 7}
+    assert envelope["timestamp"].endswith("Z")
+
+
+async def test_event_id_is_stable_per_effect_key(settings: Settings, producer: Producer) -> None:
+    activities = EventActivities(settings, producer)
+    meta = make_meta()
+    request = EmitEventInput(meta=meta, event_type="x", payload=None, context=make_context())
+    first = await ActivityEnvironment().run(activities.emit_event, request)
+    retry = await ActivityEnvironment().run(activities.emit_event, request)
+    assert first.event_id == retry.event_id
+    envelope = json.loads(consume_at(settings, retry.partition, retry.offset).value() or b"")
+    assert envelope["id"] == first.event_id
+    assert envelope["properties"] == {}
+
+
+async def test_template_error_produces_nothing(settings: Settings, producer: Producer) -> None:
+    request = EmitEventInput(
+        meta=make_meta(),
+        event_type="x",
+        payload={"v": "{{ event.properties.plan }}"},  # event is None
+        context=make_context(),
+    )
+    with pytest.raises(ApplicationError) as info:
+        await ActivityEnvironment().run(EventActivities(settings, producer).emit_event, request)
+    assert_non_retryable(info, TEMPLATE_ERROR)

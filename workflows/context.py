@@ -1,0 +1,169 @@
+"""The state of one journey run and the services node handlers use.
+
+Everything here runs inside the deterministic workflow: time comes from `workflow.now()`,
+activities are called by name with typed inputs, and conditions are evaluated in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.contracts import ActionMeta, TemplateContext
+    from dsl.conditions import evaluate
+    from workflows.models import JourneySnapshot, StepLogEntry
+    from workflows.policies import retry_policy, start_to_close
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+MAX_PENDING_EVENTS = 500
+
+
+class ActionExhausted(Exception):
+    """An action failed after its retries and the node has `on_error`: the run goes there."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RunContext:
+    def __init__(
+        self,
+        journey: JourneySnapshot,
+        user_id: str,
+        variables: dict[str, Any],
+        user: dict[str, Any],
+        last_event: dict[str, Any] | None,
+    ) -> None:
+        self.journey = journey
+        self.document = journey.document
+        self.nodes = {node.id: node for node in journey.document.nodes}
+        self.user_id = user_id
+        self.variables = variables
+        self.user = user
+        self.last_event = last_event
+        self.pending_events: list[dict[str, Any]] = []
+        self.visits: dict[str, int] = {}
+        self.step_log: list[StepLogEntry] = []
+        self.current_nodes: list[str] = []
+        self.waiting_for: str | None = None
+        self.outcome: str | None = None
+        self.parallel_depth = 0
+        # Set by the workflow: runs a path of nodes until it ends (used by `parallel`), and
+        # shows the run's position in the Temporal UI.
+        self.run_path: Callable[[str], Awaitable[None]]
+        self.publish: Callable[[], None] = lambda: None
+
+    # ---- data seen by conditions and templates ---------------------------------------------
+
+    def condition_context(self, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "event": event if event is not None else (self.last_event or {}),
+            "vars": self.variables,
+        }
+
+    def holds(self, condition: Any, event: dict[str, Any] | None = None) -> bool:
+        return evaluate(condition, self.condition_context(event))
+
+    def template_context(self) -> TemplateContext:
+        info = workflow.info()
+        return TemplateContext(
+            user=self.user,
+            event=self.last_event,
+            vars=self.variables,
+            journey={
+                "id": self.journey.journey_id,
+                "name": self.document.name,
+                "version": self.journey.version,
+                "workflow_id": info.workflow_id,
+                "run_id": info.run_id,
+            },
+        )
+
+    def action_meta(self, node_id: str) -> ActionMeta:
+        info = workflow.info()
+        return ActionMeta(
+            effect_key=f"{info.run_id}:{node_id}:{self.visits.get(node_id, 1)}",
+            journey_id=self.journey.journey_id,
+            journey_version=self.journey.version,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            node_id=node_id,
+            user_id=self.user_id,
+        )
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def receive(self, event: dict[str, Any]) -> None:
+        self.pending_events.append(event)
+        # An event nobody waits for must not grow the run's state without bound.
+        del self.pending_events[:-MAX_PENDING_EVENTS]
+
+    def take_event(self, event_type: str, match: Any | None) -> dict[str, Any] | None:
+        """Remove and return the first buffered event of this type that satisfies `match`."""
+        for index, event in enumerate(self.pending_events):
+            if event.get("type") != event_type:
+                continue
+            if match is not None and not self.holds(match, event):
+                continue
+            del self.pending_events[index]
+            self.last_event = event
+            return event
+        return None
+
+    # ---- the step log ----------------------------------------------------------------------
+
+    def begin(self, node_id: str, node_type: str) -> StepLogEntry:
+        entry = StepLogEntry(node_id=node_id, type=node_type, started_at=workflow.now())
+        self.step_log.append(entry)
+        self.current_nodes.append(node_id)
+        return entry
+
+    def finish(self, entry: StepLogEntry, outcome: str, detail: str | None = None) -> None:
+        entry.finished_at = workflow.now()
+        entry.outcome = outcome
+        entry.detail = detail
+        if entry.node_id in self.current_nodes:
+            self.current_nodes.remove(entry.node_id)
+
+    def wait_reason(self, reason: str | None) -> None:
+        self.waiting_for = reason
+        self.publish()
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    async def act(
+        self, node: Any, activity: str, arg: BaseModel, result_type: type[ResultT]
+    ) -> ResultT:
+        """Run an action node's activity. When retries are exhausted the run goes to the
+        node's `on_error` (ActionExhausted); without one, the run fails."""
+        try:
+            return await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=start_to_close(node.type, node.timeout),
+                retry_policy=retry_policy(node.type, node.retry),
+                summary=f"{node.id}: {node.type}",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
+            if node.on_error:
+                raise ActionExhausted(reason) from err
+            raise ApplicationError(
+                f"node {node.id} ({node.type}) failed: {reason}",
+                type="ActionFailed",
+                non_retryable=True,
+            ) from err

@@ -1,0 +1,205 @@
+"""JourneyWorkflow: the deterministic interpreter of a journey document.
+
+It walks the node graph from `start`, dispatching each node to its handler (workflows/nodes/),
+keeps a step log, accepts events by signal (for waits and exit criteria), answers a `state`
+query, and continues-as-new before its history grows too large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import LOAD_USER, LoadUserInput, UserSnapshot
+    from workflows import search_attributes as sa
+    from workflows.context import ActionExhausted, RunContext
+    from workflows.models import (
+        CarriedState,
+        JourneyInput,
+        JourneyResult,
+        JourneyState,
+    )
+    from workflows.registry import WAITING_TYPES, handler_for
+
+CARRIED_STEP_LOG = 200
+
+
+@workflow.defn(name="journey.Journey")
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, request: JourneyInput) -> None:
+        self._request = request
+        carried = request.carried
+        variables = dict(request.journey.document.variables or {})
+        variables.update(request.variables)
+        if request.entry_event is not None:
+            variables.setdefault("entry", request.entry_event)
+        self._ctx = RunContext(
+            request.journey,
+            request.user_id,
+            carried.variables if carried else variables,
+            carried.user if carried else {"id": request.user_id, "attributes": {}},
+            carried.last_event if carried else request.entry_event,
+        )
+        if carried is not None:
+            self._ctx.pending_events = list(carried.pending_events)
+            self._ctx.visits = dict(carried.visits)
+            self._ctx.step_log = list(carried.step_log)
+        self._ctx.run_path = self._run_path
+        self._ctx.publish = self._publish
+        self._steps_before = carried.steps_before if carried else 0
+        self._status = "running"
+        self._exit_event: dict[str, Any] | None = None
+
+    # ---- the run ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: JourneyInput) -> JourneyResult:
+        ctx = self._ctx
+        if request.carried is None:
+            await self._reload_user(create=request.create_profile)
+        self._publish_stage()
+        start = request.carried.node_id if request.carried else request.journey.document.start
+        main = asyncio.ensure_future(self._run_path(start))
+        exited = asyncio.ensure_future(
+            workflow.wait_condition(lambda: self._exit_event is not None)
+        )
+        try:
+            await workflow.wait([main, exited], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self._stop(main, exited)
+            self._finish("cancelled")
+            raise
+        if main.done():
+            exited.cancel()
+            main.result()  # failures and continue-as-new propagate from here
+            self._finish(ctx.outcome or "completed")
+        else:
+            await self._stop(main, exited)
+            self._finish("exited")
+        return JourneyResult(outcome=ctx.outcome or "completed", variables=ctx.variables,
+                             step_log=ctx.step_log)  # fmt: skip
+
+    async def _run_path(self, node_id: str | None) -> None:
+        ctx = self._ctx
+        while node_id is not None:
+            if ctx.parallel_depth == 0:
+                self._maybe_continue_as_new(node_id)
+            node = ctx.nodes[node_id]
+            visits = ctx.visits[node_id] = ctx.visits.get(node_id, 0) + 1
+            limit = getattr(node, "max_iterations", None)
+            if limit is not None and visits > limit:
+                ctx.outcome = "max_iterations_exceeded"
+                return
+            entry = ctx.begin(node.id, node.type)
+            self._publish()
+            try:
+                next_id = await handler_for(node.type)(node, ctx)
+            except ActionExhausted as exhausted:
+                ctx.finish(entry, "error", exhausted.reason)
+                next_id = getattr(node, "on_error", None)
+            except asyncio.CancelledError:
+                ctx.finish(entry, "cancelled")
+                raise
+            except Exception as err:
+                ctx.finish(entry, "failed", str(err))
+                raise
+            else:
+                ctx.finish(entry, "ok", f"next: {next_id}" if next_id else None)
+            if node.type in WAITING_TYPES:
+                await self._reload_user(create=False)
+            if node.type == "lifecycle_transition":
+                self._publish_stage()
+            node_id = next_id
+
+    async def _reload_user(self, *, create: bool) -> None:
+        snapshot = await workflow.execute_activity(
+            LOAD_USER,
+            LoadUserInput(user_id=self._ctx.user_id, create_if_missing=create),
+            result_type=UserSnapshot | None,  # type: ignore[arg-type]
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            summary="load the user's profile",
+        )
+        if snapshot is not None:
+            self._ctx.user = snapshot.model_dump(mode="json")
+
+    async def _stop(self, *tasks: asyncio.Future[Any]) -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _maybe_continue_as_new(self, node_id: str) -> None:
+        info = workflow.info()
+        too_long = info.get_current_history_length() >= self._request.max_history_events
+        if not (too_long or info.is_continue_as_new_suggested()):
+            return
+        ctx = self._ctx
+        dropped = max(0, len(ctx.step_log) - CARRIED_STEP_LOG)
+        carried = CarriedState(
+            node_id=node_id,
+            variables=ctx.variables,
+            user=ctx.user,
+            last_event=ctx.last_event,
+            pending_events=ctx.pending_events,
+            visits=ctx.visits,
+            step_log=ctx.step_log[dropped:],
+            steps_before=self._steps_before + dropped,
+        )
+        workflow.continue_as_new(self._request.model_copy(update={"carried": carried}))
+
+    # ---- visibility ------------------------------------------------------------------------
+
+    def _visible(self) -> bool:
+        return workflow.info().typed_search_attributes.get(sa.JOURNEY_ID) is not None
+
+    def _publish_stage(self) -> None:
+        stage = self._ctx.user.get("current_lifecycle_stage")
+        if stage and self._visible():
+            workflow.upsert_search_attributes([sa.LIFECYCLE_STAGE.value_set(str(stage))])
+
+    def _publish(self) -> None:
+        ctx = self._ctx
+        current = ", ".join(ctx.current_nodes) or "-"
+        if self._visible():
+            workflow.upsert_search_attributes([sa.CURRENT_NODE.value_set(current)])
+        waiting = f"; waiting for {ctx.waiting_for}" if ctx.waiting_for else ""
+        workflow.set_current_details(f"{ctx.document.name}: at {current}{waiting}")
+
+    def _finish(self, outcome: str) -> None:
+        self._ctx.outcome = outcome
+        self._status = "completed" if outcome not in ("cancelled",) else "cancelled"
+        workflow.set_current_details(f"{self._ctx.document.name}: finished, outcome {outcome}")
+
+    # ---- signals and queries ---------------------------------------------------------------
+
+    @workflow.signal(name="event")
+    def deliver_event(self, event: dict[str, Any]) -> None:
+        ctx = self._ctx
+        ctx.receive(event)
+        criteria = ctx.document.exit_criteria
+        if criteria is not None and self._exit_event is None and ctx.holds(criteria, event):
+            self._exit_event = event
+
+    @workflow.query(name="state")
+    def state(self) -> JourneyState:
+        ctx = self._ctx
+        return JourneyState(
+            journey_id=ctx.journey.journey_id,
+            version=ctx.journey.version,
+            user_id=ctx.user_id,
+            status=self._status,
+            current_nodes=list(ctx.current_nodes),
+            waiting_for=ctx.waiting_for,
+            variables=ctx.variables,
+            step_log=ctx.step_log,
+            outcome=ctx.outcome,
+        )

@@ -1,0 +1,1 @@
+"""One module per node type; `workflows.registry` maps each type to its handler."""

@@ -1,0 +1,35 @@
+"""`wait_for_event`: an event of a type (and correlation), or the timeout.
+
+Race-free: events delivered since the run started are buffered, so one that arrived before
+the wait began satisfies it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.context import RunContext
+
+
+async def run(node: Any, ctx: RunContext) -> str | None:
+    found: list[dict[str, Any]] = []
+
+    def arrived() -> bool:
+        event = ctx.take_event(node.event_type, node.match)
+        if event is not None:
+            found.append(event)
+        return bool(found)
+
+    ctx.wait_reason(f"event {node.event_type} (timeout {node.timeout})")
+    try:
+        await workflow.wait_condition(
+            arrived, timeout=node.timeout, timeout_summary=f"{node.id}: {node.event_type}"
+        )
+    except TimeoutError:
+        return str(node.on_timeout)
+    finally:
+        ctx.wait_reason(None)
+    return str(node.on_event)
