@@ -28,8 +28,24 @@ def test_validate_good_file() -> None:
 
 def test_validate_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"name": "x", "start": "a", "nodes": [
-        {"id": "a", "type": "email", "to": "x", "subject": "s", "text": "t", "next": "b"}]}))  # fmt: skip
+    bad.write_text(
+        json.dumps(
+            {
+                "name": "x",
+                "start": "a",
+                "nodes": [
+                    {
+                        "id": "a",
+                        "type": "email",
+                        "to": "x",
+                        "subject": "s",
+                        "text": "t",
+                        "next": "b",
+                    }
+                ],
+            }
+        )
+    )
     result = run("validate", "examples/referral.json", str(bad))
     assert result.returncode == 1
     assert result.stdout.splitlines() == [

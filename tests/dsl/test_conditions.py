@@ -35,7 +35,7 @@ CONTEXT: dict[str, Any] = {
             "nothing": None,
             "signup": "2026-11-01T10:00:00Z",
         },
-    },  # fmt: skip
+    },
     "event": {"type": "order.completed", "properties": {"cart_id": "c1", "total": 10}},
     "vars": {"entry": {"properties": {"cart_id": "c1", "plans": ["pro", "team"]}}},
 }
@@ -132,7 +132,7 @@ def test_explain_names_the_failing_leaves() -> None:
                     ]
                 },
             ]
-        }  # fmt: skip
+        }
     )
     failures = explain(condition, CONTEXT)
     assert [f.path for f in failures] == ["/all/1/any/0", "/all/1/any/1"]

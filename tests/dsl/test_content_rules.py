@@ -17,8 +17,12 @@ def found(data: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def condition_node(when: dict[str, Any]) -> dict[str, Any]:
-    return {"id": "check", "type": "condition", "branches": [{"when": when, "next": "done"}],
-            "default": "done"}  # fmt: skip
+    return {
+        "id": "check",
+        "type": "condition",
+        "branches": [{"when": when, "next": "done"}],
+        "default": "done",
+    }
 
 
 def test_bad_condition_op_points_into_the_branch() -> None:
@@ -27,8 +31,12 @@ def test_bad_condition_op_points_into_the_branch() -> None:
 
 
 def test_nested_condition_error_drops_union_tags() -> None:
-    when = {"all": [{"not": {"field": "user.x", "op": "eq"}}, {"any": [{"field": "u.x",
-            "op": "exists"}]}]}  # fmt: skip
+    when = {
+        "all": [
+            {"not": {"field": "user.x", "op": "eq"}},
+            {"any": [{"field": "u.x", "op": "exists"}]},
+        ]
+    }
     assert found(journey(condition_node(when), end())) == {
         ("/nodes/0/branches/0/when/all/0/not", "missing_value"),
         ("/nodes/0/branches/0/when/all/1/any/0/field", "unknown_field_root"),
@@ -75,8 +83,12 @@ def test_missing_field_and_email_alias() -> None:
 
 
 def test_bad_update_operation() -> None:
-    node = {"id": "up", "type": "update_attributes", "next": "done",
-            "operations": [{"op": "set", "path": "9bad", "value": 1}, {"op": "nope", "path": "a"}]}  # fmt: skip
+    node = {
+        "id": "up",
+        "type": "update_attributes",
+        "next": "done",
+        "operations": [{"op": "set", "path": "9bad", "value": 1}, {"op": "nope", "path": "a"}],
+    }
     assert found(journey(node, end())) == {
         ("/nodes/0/operations/0/path", "string_pattern_mismatch"),
         ("/nodes/0/operations/1/op", "union_tag_invalid"),
@@ -103,8 +115,13 @@ def test_template_syntax() -> None:
 
 
 def test_template_syntax_in_nested_json_body() -> None:
-    node = {"id": "hook", "type": "webhook", "url": "https://x.test", "next": "done",
-            "body": {"items": [{"name": "{% if %}"}]}}  # fmt: skip
+    node = {
+        "id": "hook",
+        "type": "webhook",
+        "url": "https://x.test",
+        "next": "done",
+        "body": {"items": [{"name": "{% if %}"}]},
+    }
     assert found(journey(node, end())) == {("/nodes/0/body/items/0/name", "template_syntax")}
 
 
@@ -135,8 +152,12 @@ def test_numeric_seconds_duration_is_accepted() -> None:
 
 
 def test_invalid_timezone() -> None:
-    node = {"id": "at", "type": "delay", "next": "done",
-            "until_time": {"hour": 9, "timezone": "Europe/Atlantis"}}  # fmt: skip
+    node = {
+        "id": "at",
+        "type": "delay",
+        "next": "done",
+        "until_time": {"hour": 9, "timezone": "Europe/Atlantis"},
+    }
     data = journey(node, end(), timezone="Not/AZone")
     assert found(data) == {
         ("/timezone", "invalid_timezone"),

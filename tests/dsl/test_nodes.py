@@ -26,9 +26,14 @@ from dsl.nodes import (
 
 def split(*weights: int) -> SplitNode:
     return SplitNode.model_validate(
-        {"id": "ab", "type": "split",
-         "variants": [{"name": f"v{i}", "weight": w, "next": "x"} for i, w in enumerate(weights)]}
-    )  # fmt: skip
+        {
+            "id": "ab",
+            "type": "split",
+            "variants": [
+                {"name": f"v{i}", "weight": w, "next": "x"} for i, w in enumerate(weights)
+            ],
+        }
+    )
 
 
 def test_choose_variant_is_deterministic_per_user_and_node() -> None:
@@ -50,9 +55,17 @@ def test_choose_variant_follows_weights() -> None:
 
 
 def test_split_rules() -> None:
-    with pytest.raises(ValidationError, match="duplicate_variant|unique"):
-        SplitNode.model_validate({"id": "s", "type": "split", "variants": [
-            {"name": "a", "weight": 1, "next": "x"}, {"name": "a", "weight": 1, "next": "y"}]})  # fmt: skip
+    with pytest.raises(ValidationError, match=r"duplicate_variant|unique"):
+        SplitNode.model_validate(
+            {
+                "id": "s",
+                "type": "split",
+                "variants": [
+                    {"name": "a", "weight": 1, "next": "x"},
+                    {"name": "a", "weight": 1, "next": "y"},
+                ],
+            }
+        )
     with pytest.raises(ValidationError):
         split(50)
     with pytest.raises(ValidationError):
@@ -138,15 +151,25 @@ def test_format_duration(delta: timedelta, text: str) -> None:
 
 def test_registry_has_every_type_and_rejects_duplicates() -> None:
     assert set(NODE_REGISTRY) == {
-        "email", "webhook", "update_attributes", "emit_event", "lifecycle_transition",
-        "sub_journey", "condition", "split", "delay", "wait_for_event", "parallel", "end",
-    }  # fmt: skip
+        "email",
+        "webhook",
+        "update_attributes",
+        "emit_event",
+        "lifecycle_transition",
+        "sub_journey",
+        "condition",
+        "split",
+        "delay",
+        "wait_for_event",
+        "parallel",
+        "end",
+    }
     with pytest.raises(ValueError, match="email"):
         build_registry([*NODE_MODELS, EmailNode])
 
 
 def test_email_needs_a_body_and_webhook_defaults() -> None:
-    with pytest.raises(ValidationError, match="missing_body|text"):
+    with pytest.raises(ValidationError, match=r"missing_body|text"):
         EmailNode.model_validate({"id": "m", "to": "a", "subject": "s", "next": "x"})
     hook = WebhookNode.model_validate({"id": "h", "url": "https://x.test", "next": "x"})
     assert (hook.method, hook.request_timeout) == ("POST", timedelta(seconds=10))

@@ -1,0 +1,145 @@
+"""Running journeys in tests: a real worker (every workflow and activity) on a real server.
+
+`journey_runner` uses the dev server (search attributes, UI-visible runs); `skipping_runner`
+uses the time-skipping server, where days of delays pass in seconds. Both point the actions
+at the harness's SMTP server, HTTP receiver, broker and a migrated SQLite database.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from dsl.validation import validate_journey
+from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.db.models import User
+from journey.kafka import ensure_topics
+from tests.harness.env import JourneyEnv
+from worker import journey_worker
+from workflows.journey import JourneyWorkflow
+from workflows.models import JourneyInput, JourneyResult, JourneySnapshot
+from workflows.search_attributes import start_attributes
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return data
+
+
+def snapshot(document: dict[str, Any], journey_id: str = "j-test") -> JourneySnapshot:
+    result = validate_journey(document)
+    assert result.document is not None, result.problems
+    return JourneySnapshot(journey_id=journey_id, version="1.0.0", document=result.document)
+
+
+def point_webhooks_at(document: dict[str, Any], url: str) -> dict[str, Any]:
+    """The examples call public URLs; tests send those calls to the local receiver."""
+    changed = copy.deepcopy(document)
+    for node in changed["nodes"]:
+        if node["type"] == "webhook":
+            node["url"] = url
+    return changed
+
+
+@dataclass
+class JourneyRunner:
+    env: JourneyEnv
+    client: Client
+    sessions: SessionFactory
+    task_queue: str
+    visible: bool
+    # The server's clock: the time-skipping server's runs ahead of the wall clock.
+    now: Callable[[], Awaitable[datetime]]
+
+    def seed_user(self, user_id: str = "u1", **fields: Any) -> None:
+        fields.setdefault("email", f"{user_id}@example.com")
+        with self.sessions() as session:
+            session.add(User(id=user_id, **fields))
+            session.commit()
+
+    def user(self, user_id: str = "u1") -> User:
+        with self.sessions() as session:
+            found = session.get(User, user_id)
+            assert found is not None
+            return found
+
+    async def start(
+        self,
+        document: dict[str, Any],
+        *,
+        user_id: str = "u1",
+        entry_event: dict[str, Any] | None = None,
+        workflow_id: str | None = None,
+        **extra: Any,
+    ) -> WorkflowHandle[Any, JourneyResult]:
+        journey = snapshot(document)
+        request = JourneyInput(journey=journey, user_id=user_id, entry_event=entry_event, **extra)
+        attributes = start_attributes(journey.journey_id, journey.version, user_id)
+        return await self.client.start_workflow(
+            JourneyWorkflow.run,
+            request,
+            id=workflow_id or f"journey-test-{uuid.uuid4().hex[:12]}",
+            task_queue=self.task_queue,
+            search_attributes=attributes if self.visible else None,
+        )
+
+    async def run(self, document: dict[str, Any], **kwargs: Any) -> JourneyResult:
+        handle = await self.start(document, **kwargs)
+        return await handle.result()
+
+
+async def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _runner(
+    env: JourneyEnv,
+    client: Client,
+    task_queue: str,
+    visible: bool,
+    now: Callable[[], Awaitable[datetime]] = _wall_clock,
+) -> AsyncIterator[JourneyRunner]:
+    ensure_topics(env.settings)
+    engine = create_db_engine(env.settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    try:
+        async with journey_worker(client, env.settings, sessions, task_queue=task_queue):
+            yield JourneyRunner(env, client, sessions, task_queue, visible, now)
+    finally:
+        engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def journey_runner(journey_env: JourneyEnv) -> AsyncIterator[JourneyRunner]:
+    settings = journey_env.settings
+    async for runner in _runner(
+        journey_env, journey_env.temporal_client, settings.temporal_task_queue, visible=True
+    ):
+        yield runner
+
+
+@pytest_asyncio.fixture
+async def skipping_runner(
+    journey_env: JourneyEnv, time_skipping_env: WorkflowEnvironment
+) -> AsyncIterator[JourneyRunner]:
+    settings = journey_env.settings
+    async for runner in _runner(
+        journey_env,
+        time_skipping_env.client,
+        settings.temporal_task_queue,
+        visible=False,
+        now=time_skipping_env.get_current_time,
+    ):
+        yield runner
