@@ -15,14 +15,18 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.context import RunContext
     from workflows.nodes import (
-        actions,
         condition,
         delay,
+        email,
+        emit_event,
         end,
+        lifecycle_transition,
         parallel,
         split,
         sub_journey,
+        update_attributes,
         wait_for_event,
+        webhook,
     )
 
 Handler = Callable[[Any, RunContext], Awaitable[str | None]]
@@ -43,11 +47,11 @@ def build_registry(entries: Iterable[tuple[str, Handler]]) -> Mapping[str, Handl
 
 NODE_HANDLERS = build_registry(
     [
-        ("email", actions.email),
-        ("webhook", actions.webhook),
-        ("update_attributes", actions.update_attributes),
-        ("emit_event", actions.emit_event),
-        ("lifecycle_transition", actions.lifecycle_transition),
+        ("email", email.run),
+        ("webhook", webhook.run),
+        ("update_attributes", update_attributes.run),
+        ("emit_event", emit_event.run),
+        ("lifecycle_transition", lifecycle_transition.run),
         ("condition", condition.run),
         ("split", split.run),
         ("delay", delay.run),

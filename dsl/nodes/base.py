@@ -29,7 +29,8 @@ class NodeBase(StrictModel):
 
 
 class RetryPolicy(StrictModel):
-    """Activity retries; unset fields fall back to the node type's defaults."""
+    """Activity retries; unset fields fall back to the node type's defaults, which live in one
+    table with the worker (workflows/policies.py)."""
 
     maximum_attempts: int | None = Field(default=None, ge=1)
     initial_interval: Duration | None = None
@@ -48,13 +49,6 @@ class ActionNode(NodeBase):
     on_error: NodeId | None = None
     retry: RetryPolicy | None = None
     timeout: Duration | None = Field(default=None, description="Activity start-to-close timeout.")
-
-    default_maximum_attempts: ClassVar[int] = 3
-
-    def effective_maximum_attempts(self) -> int:
-        if self.retry is not None and self.retry.maximum_attempts is not None:
-            return self.retry.maximum_attempts
-        return self.default_maximum_attempts
 
     def transitions(self) -> list[tuple[str, str]]:
         edges = []

@@ -27,8 +27,6 @@ class EmailNode(ActionNode):
         "html",
         "reply_to",
     )
-    default_maximum_attempts: ClassVar[int] = 5
-
     @model_validator(mode="after")
     def _has_body(self) -> EmailNode:
         if self.text is None and self.html is None:

@@ -31,8 +31,6 @@ class WebhookNode(ActionNode):
     )
 
     template_fields: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
-    default_maximum_attempts: ClassVar[int] = 5
-
     def accepts(self, status: int) -> bool:
         if self.accept_status is None:
             return 200 <= status < 300

@@ -1,0 +1,74 @@
+"""workflows/ stays deterministic: it never imports I/O libraries or the settings module, and
+its node registry covers exactly the DSL's node types."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsl.nodes import NODE_TYPES
+from workflows.registry import NODE_HANDLERS, UnknownNodeType, build_registry, handler_for
+
+ROOT = Path(__file__).resolve().parents[2]
+BANNED = ("httpx", "sqlmodel", "sqlalchemy", "confluent_kafka", "jinja2", "journey")
+# What workflows/ may import from the project: itself, the pure DSL and activity contracts.
+PROJECT_ALLOWED = ("workflows", "dsl", "activities.contracts")
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_workflow_module_imports_io_libraries_or_settings() -> None:
+    offenders = []
+    for path in sorted((ROOT / "workflows").rglob("*.py")):
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            if top in BANNED:
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+            if top in ("activities", "api", "worker") and not name.startswith(PROJECT_ALLOWED):
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_importing_every_workflow_module_loads_no_banned_module() -> None:
+    # Transitive imports count too (dsl/, activities/contracts.py), so check a fresh interpreter.
+    script = (
+        "import importlib, pkgutil, sys, workflows\n"
+        "for m in pkgutil.walk_packages(workflows.__path__, 'workflows.'):\n"
+        "    importlib.import_module(m.name)\n"
+        f"banned = {BANNED!r} + ('pydantic_settings',)\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in banned))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_guard_sees_a_banned_import(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("import httpx\nfrom jinja2 import Template\nfrom journey.config import x\n")
+    assert imported_modules(module) == {"httpx", "jinja2", "journey.config"}
+
+
+def test_registry_covers_exactly_the_dsl_node_types() -> None:
+    assert set(NODE_HANDLERS) == set(NODE_TYPES)
+
+
+def test_registry_fails_loudly() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        build_registry([("end", NODE_HANDLERS["end"]), ("end", NODE_HANDLERS["end"])])
+    with pytest.raises(UnknownNodeType, match="teleport"):
+        handler_for("teleport")

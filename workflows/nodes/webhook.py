@@ -1,0 +1,32 @@
+"""`webhook`: an HTTP call; `save_as` keeps the response body in the run's variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    import activities.contracts as c
+    from workflows.context import RunContext
+
+
+async def run(node: Any, ctx: RunContext) -> str | None:
+    result = await ctx.act(
+        node,
+        c.CALL_WEBHOOK,
+        c.CallWebhookInput(
+            meta=ctx.action_meta(node.id),
+            method=node.method,
+            url=node.url,
+            headers=node.headers,
+            body=node.body,
+            request_timeout_seconds=node.request_timeout.total_seconds(),
+            accept_status=node.accept_status,
+            context=ctx.template_context(),
+        ),
+        c.CallWebhookResult,
+    )
+    if node.save_as:
+        ctx.variables[node.save_as] = result.body
+    return node.next
