@@ -7,9 +7,9 @@ import uuid
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dsl.document import JourneyDocument
 from journey.db.engine import SessionFactory
 from journey.db.models import Workflow
+from journey.definitions import snapshot_of
 from workflows.models import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
 
 
@@ -33,8 +33,4 @@ class JourneyActivities:
                 f"journey {request.journey_id} does not exist", type="UnknownJourney",
                 non_retryable=True,
             )  # fmt: skip
-        return JourneySnapshot(
-            journey_id=str(row.id),
-            version=row.version,
-            document=JourneyDocument.model_validate(row.definition),
-        )
+        return snapshot_of(row)

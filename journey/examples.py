@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from dsl.document import JourneyDocument
+from dsl.validation import validate_journey
 from journey.config import Settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.db.models import Workflow
@@ -24,10 +25,22 @@ class LoadResult:
     added: int
 
 
+class InvalidExample(ValueError):
+    """An example file that does not validate; the message lists every problem."""
+
+
 def read_examples(directory: Path) -> list[JourneyDocument]:
     documents = []
     for path in sorted(directory.glob("*.json")):
-        documents.append(JourneyDocument.model_validate(json.loads(path.read_text())))
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InvalidExample(f"{path}: not JSON ({exc})") from exc
+        result = validate_journey(data)
+        if result.document is None:
+            problems = "; ".join(f"{p.path or '/'} {p.code}: {p.message}" for p in result.problems)
+            raise InvalidExample(f"{path}: {problems}")
+        documents.append(result.document)
     return documents
 
 
@@ -45,7 +58,9 @@ def load_examples(settings: Settings) -> LoadResult:
                     Workflow(
                         name=document.name,
                         description=document.description,
-                        definition=document.model_dump(mode="json", exclude_none=True),
+                        definition=document.model_dump(
+                            mode="json", by_alias=True, exclude_none=True
+                        ),
                         lifecycle_stages=[str(stage) for stage in document.lifecycle_stages],
                         status="active",
                     )

@@ -27,6 +27,7 @@ class EmailNode(ActionNode):
         "html",
         "reply_to",
     )
+
     @model_validator(mode="after")
     def _has_body(self) -> EmailNode:
         if self.text is None and self.html is None:

@@ -31,6 +31,7 @@ class WebhookNode(ActionNode):
     )
 
     template_fields: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
+
     def accepts(self, status: int) -> bool:
         if self.accept_status is None:
             return 200 <= status < 300

@@ -22,12 +22,20 @@ from activities.contracts import StackCheckInput, StackCheckResult
 from dsl.events import EventEnvelope
 from journey.config import Settings
 from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import LifecycleEvent
+from journey.db.models import LifecycleEvent, User
+from journey.definitions import find_by_name, snapshot_of
 from journey.dev.stack import DevStack
 from journey.kafka import make_producer, produce_json
+from workflows.ids import journey_workflow_id
+from workflows.journey import JourneyWorkflow
+from workflows.models import JourneyInput
+from workflows.search_attributes import start_attributes
 from workflows.stack_check import StackCheckWorkflow
 
 CHECK_TIMEOUT_SECONDS = 30.0
+# An example that completes in seconds when its event arrives (no delays, no public URLs).
+SMOKE_JOURNEY = "Win-back A/B"
+SMOKE_USER = "smoke-user"
 
 
 @dataclass
@@ -105,10 +113,35 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
         await _until(recorded)
         return f"event {envelope.id} consumed and recorded"
 
+    async def example_journey() -> str:
+        assert stack.client is not None
+        with sessions() as session:
+            stored = find_by_name(session, SMOKE_JOURNEY)
+            if stored is None:
+                raise RuntimeError(f"example journey {SMOKE_JOURNEY!r} is not in the database")
+            journey = snapshot_of(stored)
+            session.merge(User(id=SMOKE_USER, email="smoke-user@example.com"))
+            session.commit()
+        handle = await stack.client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(journey=journey, user_id=SMOKE_USER),
+            id=journey_workflow_id(journey.journey_id, SMOKE_USER, uuid.uuid4().hex[:8]),
+            task_queue=s.temporal_task_queue,
+            search_attributes=start_attributes(journey.journey_id, journey.version, SMOKE_USER),
+        )
+        await handle.signal("event", EventEnvelope(type="session.started", user_id=SMOKE_USER)
+                            .model_dump(mode="json"))  # fmt: skip
+        result = await handle.result()
+        if result.outcome != "won_back":
+            raise RuntimeError(f"{SMOKE_JOURNEY} ended with {result.outcome!r}, not 'won_back'")
+        steps = " > ".join(step.node_id for step in result.step_log)
+        return f"{SMOKE_JOURNEY}: {steps}"
+
     checks = [("api /health", api_health), ("smtp", mail), ("workflow", workflow)]
     if s.embedded_temporal:
         checks.insert(1, ("temporal ui", temporal_ui))
     checks.append(("kafka -> ingest", event))
+    checks.append(("example journey", example_journey))
     try:
         return [await _check(name, run) for name, run in checks]
     finally:

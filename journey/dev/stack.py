@@ -21,7 +21,7 @@ from journey.config import Settings
 from journey.db.engine import run_migrations
 from journey.dev.processes import ManagedProcess, StackError, ensure_port_free
 from journey.embedded import BinaryNotFound, tansu_path, temporal_cli_path
-from journey.examples import load_examples
+from journey.examples import InvalidExample, load_examples
 from journey.kafka import check_kafka, ensure_topics
 from journey.mailcatcher import MailCatcher
 from journey.temporal_client import check_temporal, connect_client
@@ -162,7 +162,10 @@ class DevStack:
         self.report("smtp", f"127.0.0.1:{s.smtp_port}, mail saved to {s.resolved_mail_dir}/new")
 
     async def _load_examples(self) -> None:
-        loaded = await asyncio.to_thread(load_examples, self.settings)
+        try:
+            loaded = await asyncio.to_thread(load_examples, self.settings)
+        except InvalidExample as exc:
+            raise StackError("examples", str(exc), "fix the file or remove it") from exc
         self.report("examples", f"{loaded.total} journeys in the database ({loaded.added} new)")
 
     async def _start_services(self) -> None:

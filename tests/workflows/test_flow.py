@@ -153,7 +153,9 @@ async def test_sub_journey_runs_a_stored_journey_as_a_child(
     skipping_runner.seed_user("u1")
     child = journey("mark", set_attr("mark", "from_child", True, "fin"), end("fin", "child_done"))
     with skipping_runner.sessions() as session:
-        stored = Workflow(name="child", definition=snapshot(child).document.model_dump(mode="json"))
+        stored = Workflow(
+            name="child", definition=snapshot(child).document.model_dump(mode="json", by_alias=True)
+        )
         session.add(stored)
         session.commit()
         child_id = str(stored.id)

@@ -61,11 +61,19 @@ def occupied_port() -> Iterator[int]:
 def test_smoke_passes_on_a_fresh_data_dir(stack_env: dict[str, str]) -> None:
     result = run_journey(["dev", "--smoke"], stack_env)
     assert result.returncode == 0, result.stdout + result.stderr
-    for check in ("api /health", "temporal ui", "smtp", "workflow", "kafka -> ingest"):
+    checks = (
+        "api /health",
+        "temporal ui",
+        "smtp",
+        "workflow",
+        "kafka -> ingest",
+        "example journey",
+    )
+    for check in checks:
         assert f"PASS {check}" in result.stdout
     assert "smoke passed" in result.stdout
     mail = list((Path(stack_env["JOURNEY_DATA_DIR"]) / "mail" / "new").iterdir())
-    assert len(mail) == 1
+    assert len(mail) == 2  # the catcher check, and the example journey's email
 
 
 def test_a_taken_port_is_one_line_naming_the_component(
@@ -158,3 +166,22 @@ async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
     finally:
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), HANG_GUARD_SECONDS) == 0
+
+
+def test_an_invalid_example_stops_the_stack_with_its_problems(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "broken.json").write_text(
+        '{"name": "Broken", "start": "a", "nodes": [{"id": "a", "type": "delay", '
+        '"duration": "PT1H", "next": "nowhere"}]}'
+    )
+    stack_env["JOURNEY_EXAMPLES_DIR"] = str(examples)
+    result = run_journey(["dev", "--smoke"], stack_env)
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("journey dev:")]
+    assert len(errors) == 1
+    assert "journey dev: examples:" in errors[0]
+    assert "/nodes/0/next dangling_transition" in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
