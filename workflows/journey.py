@@ -78,7 +78,11 @@ class JourneyWorkflow:
             raise
         if main.done():
             exited.cancel()
-            main.result()  # failures and continue-as-new propagate from here
+            try:
+                main.result()  # failures and continue-as-new propagate from here
+            except Exception:
+                self._status = "failed"
+                raise
             self._finish(ctx.outcome or "completed")
         else:
             await self._stop(main, exited)
@@ -176,7 +180,7 @@ class JourneyWorkflow:
 
     def _finish(self, outcome: str) -> None:
         self._ctx.outcome = outcome
-        self._status = "completed" if outcome not in ("cancelled",) else "cancelled"
+        self._status = "cancelled" if outcome == "cancelled" else "completed"
         workflow.set_current_details(f"{self._ctx.document.name}: finished, outcome {outcome}")
 
     # ---- signals and queries ---------------------------------------------------------------

@@ -14,18 +14,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import TEMPLATE_ERROR, EmitEventInput
 from activities.events import EventActivities, event_id_for
 from journey.config import Settings
-from journey.kafka import ensure_topics, make_producer
+from journey.kafka import make_producer
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
-from tests.harness.env import JourneyEnv
 from tests.harness.kafka import consumer_config
-
-
-@pytest.fixture
-def settings(journey_env: JourneyEnv) -> Settings:
-    topic = f"emitted-{uuid4().hex}"
-    settings = journey_env.settings.model_copy(update={"kafka_emitted_topic": topic})
-    ensure_topics(settings, [topic])
-    return settings
 
 
 @pytest.fixture

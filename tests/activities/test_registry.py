@@ -26,19 +26,11 @@ from activities.contracts import (
 from activities.registry import activity_name, build_action_activities
 from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.kafka import ensure_topics, make_producer
+from journey.kafka import make_producer
 from tests.activities.helpers import make_context, make_meta
 from tests.activities.scenario_workflow import ActionScenarioWorkflow, ScenarioInput
 from tests.harness.env import JourneyEnv
 from tests.harness.temporal import running_worker
-
-
-@pytest.fixture
-def settings(journey_env: JourneyEnv) -> Settings:
-    topic = f"emitted-{uuid4().hex}"
-    settings = journey_env.settings.model_copy(update={"kafka_emitted_topic": topic})
-    ensure_topics(settings, [topic])
-    return settings
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from temporalio.client import WorkflowFailureError
 from dsl.nodes.split import Variant, choose_variant
 from journey.db.models import Workflow
 from tests.workflows.conftest import JourneyRunner, snapshot
+from workflows.models import JourneyState
 
 
 def end(node_id: str, outcome: str | None = None) -> dict[str, Any]:
@@ -105,10 +106,14 @@ async def test_on_error_is_taken_when_retries_are_exhausted(skipping_runner: Jou
 async def test_without_on_error_the_run_fails(skipping_runner: JourneyRunner) -> None:
     receiver = skipping_runner.env.http_receiver
     receiver.respond("/gone", status=404)
+    handle = await skipping_runner.start(failing_webhook(receiver.url("/gone"), None))
     with pytest.raises(WorkflowFailureError) as failure:
-        await skipping_runner.run(failing_webhook(receiver.url("/gone"), None))
+        await handle.result()
     assert "node call (webhook) failed" in str(failure.value.cause)
     assert len(receiver.requests) == 1  # 404 is permanent: no retry
+    state = await handle.query("state", result_type=JourneyState)
+    assert state.status == "failed"
+    assert [(s.node_id, s.outcome) for s in state.step_log] == [("call", "failed")]
 
 
 def ping_loop(max_iterations: int) -> dict[str, Any]:
