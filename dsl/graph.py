@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dsl.document import JourneyDocument
 from dsl.nodes import ActionNode, DelayNode, EndNode, NodeBase, ParallelNode, WaitForEventNode
 from dsl.problems import Problem, join_pointer, pointer
+from dsl.salvage import UnparsedNode
 
 
 def _reach(starts: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
@@ -169,7 +170,10 @@ def _check_missing_next(graph: _Graph) -> list[Problem]:
 
 def _check_path_to_end(graph: _Graph) -> list[Problem]:
     """Fixpoint of "can finish": ends can; parallels need all (or any) branches to finish."""
-    done = {node_id for node_id, node in graph.nodes.items() if isinstance(node, EndNode)}
+    # An unparsed node (its schema problems are reported) gets the benefit of the doubt.
+    done = {
+        node_id for node_id, node in graph.nodes.items() if isinstance(node, EndNode | UnparsedNode)
+    }
 
     def join_can_end(parallel_id: str) -> bool:
         parallel = graph.nodes[parallel_id]
@@ -217,6 +221,8 @@ def _check_path_to_end(graph: _Graph) -> list[Problem]:
 
 
 def _is_guard(node: NodeBase) -> bool:
+    if isinstance(node, UnparsedNode):
+        return node.raw_type in ("delay", "wait_for_event")
     return isinstance(node, DelayNode | WaitForEventNode) and node.max_iterations is not None
 
 

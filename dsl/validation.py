@@ -20,6 +20,7 @@ from dsl.durations import duration_problem
 from dsl.graph import check_graph
 from dsl.nodes import UntilTime, is_valid_timezone
 from dsl.problems import Problem, ValidationResult, escape_segment, pointer, sort_problems
+from dsl.salvage import UnparsedNode, salvage
 from dsl.templates import TEMPLATE_ROOTS, compile_template, is_template, unknown_roots
 
 _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
@@ -30,7 +31,17 @@ def validate_journey(data: Any) -> ValidationResult:
     try:
         document = JourneyDocument.model_validate(data)
     except ValidationError as exc:
-        return ValidationResult(problems=sort_problems(schema_problems(exc, data)))
+        problems = schema_problems(exc, data)
+        partial = salvage(data)
+        if partial is not None:
+            seen = {(p.path, p.code) for p in problems}
+            extra = [*check_graph(partial), *_content_problems(partial)]
+            for i, node in enumerate(partial.nodes):
+                if isinstance(node, UnparsedNode):
+                    for suffix, source in node.templates:
+                        extra += _template_problems(f"{pointer('nodes', i)}/{suffix}", source)
+            problems += [p for p in extra if (p.path, p.code) not in seen]
+        return ValidationResult(problems=sort_problems(problems))
     problems = [*check_graph(document), *_content_problems(document)]
     if problems:
         return ValidationResult(problems=sort_problems(problems))
