@@ -78,6 +78,7 @@ async def journey_worker(
                     yield worker
             finally:
                 await asyncio.to_thread(producer.flush, 10)
+                producer.close()
 
 
 async def run_worker(settings: Settings) -> None:

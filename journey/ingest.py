@@ -102,6 +102,7 @@ class EventConsumer:
                     self._handle_batch(batch)
         finally:
             self._dead_letters.flush(10)
+            self._dead_letters.close()
             self._consumer.close()
 
     def _handle_batch(self, batch: list[Message]) -> None:

@@ -99,9 +99,13 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
     async def event() -> str:
         envelope = EventEnvelope(type="journey.smoke", user_id="smoke-user")
         producer = make_producer(s)
-        await produce_json(
-            producer, s.kafka_events_topic, envelope.model_dump(mode="json"), key=envelope.user_id
-        )
+        try:
+            await produce_json(
+                producer, s.kafka_events_topic, envelope.model_dump(mode="json"),
+                key=envelope.user_id,
+            )  # fmt: skip
+        finally:
+            producer.close()
 
         def recorded() -> bool:
             with sessions() as session:
