@@ -79,6 +79,15 @@ class ActionMeta(BaseModel):
     node_id: str
     user_id: str
 
+    def origin(self) -> dict[str, str]:
+        """Where an effect came from, as the effect ledger records it."""
+        return {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "node_id": self.node_id,
+            "user_id": self.user_id,
+        }
+
 
 class UserSnapshot(BaseModel):
     id: str

@@ -7,11 +7,14 @@ user id, which keeps one user's events ordered on one partition.
 The event id is a UUIDv5 of the effect key: a retry after a lost acknowledgement republishes
 the *same* id, so consumers that dedupe on `id` (as Journey's own ingest does) see it once. The
 activity only returns after the broker acknowledged the write (acks=all), so a completed step
-means the event is durable; broker errors propagate and are retried by Temporal.
+means the event is durable; broker errors propagate and are retried by Temporal. After the ack
+the effect ledger records it, so a re-run activity does not publish again; only a crash between
+the ack and that record republishes (with the same id).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +26,7 @@ from activities.contracts import EMIT_EVENT, EmitEventInput, EmitEventResult
 from activities.rendering import render_text, render_value
 from journey.config import Settings
 from journey.kafka import produce_json
+from journey.ledger import Ledger
 
 __all__ = ["EVENT_ID_NAMESPACE", "EventActivities", "event_id_for"]
 
@@ -36,13 +40,17 @@ def event_id_for(effect_key: str) -> str:
 
 
 class EventActivities:
-    def __init__(self, settings: Settings, producer: Producer) -> None:
+    def __init__(self, settings: Settings, producer: Producer, ledger: Ledger) -> None:
         self._settings = settings
         self._producer = producer
+        self._ledger = ledger
 
     @activity.defn(name=EMIT_EVENT)
     async def emit_event(self, request: EmitEventInput) -> EmitEventResult:
         meta = request.meta
+        recorded = await asyncio.to_thread(self._ledger.lookup, meta.effect_key)
+        if recorded is not None:
+            return EmitEventResult.model_validate(recorded.result)
         event_id = event_id_for(meta.effect_key)
         envelope: dict[str, Any] = {
             "id": event_id,
@@ -67,4 +75,9 @@ class EventActivities:
             },
             timeout=PRODUCE_TIMEOUT_SECONDS,
         )
-        return EmitEventResult(event_id=event_id, topic=topic, partition=partition, offset=offset)
+        result = EmitEventResult(event_id=event_id, topic=topic, partition=partition, offset=offset)
+        await asyncio.to_thread(
+            self._ledger.record, meta.effect_key, kind="emit_event", outcome="delivered",
+            result=result.model_dump(mode="json"), **meta.origin(),
+        )  # fmt: skip
+        return result

@@ -8,6 +8,11 @@ The user's row is read with `SELECT ... FOR UPDATE` (a no-op on SQLite, whose wr
 serialised anyway) so two journeys updating one profile at once cannot lose each other's
 changes. JSON columns are always assigned a new document: SQLAlchemy does not notice in-place
 mutation of a JSON value.
+
+Each change is recorded in the effect ledger in its own transaction, keyed by the effect key:
+an increment retried after a crash finds the record and is not applied twice. Two attempts
+racing on one key cannot both commit (the ledger's primary key); the loser's retry returns the
+winner's result.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from activities.rendering import render_value
 from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
 from journey.db.engine import SessionFactory
 from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
+from journey.ledger import Ledger
 
 __all__ = ["STAGE_CHANGED_EVENT", "ProfileActivities", "snapshot"]
 
@@ -98,13 +104,22 @@ class ProfileActivities:
     def update_attributes(self, request: UpdateAttributesInput) -> UpdateAttributesResult:
         # Render first: a template error must not leave a transaction (or a lock) open.
         operations = [_rendered_operation(op, request.context) for op in request.operations]
+        meta = request.meta
         with self._session_factory() as session:
-            user = _locked_user(session, request.meta.user_id)
+            recorded = Ledger.lookup_in(session, meta.effect_key)
+            if recorded is not None:
+                return UpdateAttributesResult.model_validate(recorded.result)
+            user = _locked_user(session, meta.user_id)
             updated = apply_operations(user.attributes, operations)
             user.attributes = updated  # a new object, so the change is detected
             session.add(user)
+            result = UpdateAttributesResult(attributes=updated)
+            Ledger.add_in(
+                session, meta.effect_key, kind="update_attributes", outcome="delivered",
+                result=result.model_dump(mode="json"), **meta.origin(),
+            )  # fmt: skip
             session.commit()
-            return UpdateAttributesResult(attributes=updated)
+            return result
 
     @activity.defn(name=LIFECYCLE_TRANSITION)
     def lifecycle_transition(self, request: LifecycleTransitionInput) -> LifecycleTransitionResult:
@@ -116,14 +131,22 @@ class ProfileActivities:
                 non_retryable=True,
             )
         with self._session_factory() as session:
+            recorded = Ledger.lookup_in(session, meta.effect_key)
+            if recorded is not None:
+                return LifecycleTransitionResult.model_validate(recorded.result)
             user = _locked_user(session, meta.user_id)
             from_stage = user.current_lifecycle_stage
             if from_stage == request.stage:
-                # Also what a retry sees after a committed attempt: no second history row.
-                session.rollback()
-                return LifecycleTransitionResult(
+                # Already there: recorded as a no-op, with no second history row.
+                unchanged = LifecycleTransitionResult(
                     from_stage=from_stage, to_stage=request.stage, changed=False
                 )
+                Ledger.add_in(
+                    session, meta.effect_key, kind="lifecycle_transition", outcome="noop",
+                    result=unchanged.model_dump(mode="json"), **meta.origin(),
+                )  # fmt: skip
+                session.commit()
+                return unchanged
             execution_id = session.exec(
                 select(WorkflowExecution.id).where(
                     WorkflowExecution.temporal_workflow_id == meta.workflow_id
@@ -158,7 +181,12 @@ class ProfileActivities:
                     event_data={"from_stage": from_stage, "to_stage": request.stage, **details},
                 )
             )
-            session.commit()
-            return LifecycleTransitionResult(
+            changed = LifecycleTransitionResult(
                 from_stage=from_stage, to_stage=request.stage, changed=True
             )
+            Ledger.add_in(
+                session, meta.effect_key, kind="lifecycle_transition", outcome="delivered",
+                result=changed.model_dump(mode="json"), **meta.origin(),
+            )  # fmt: skip
+            session.commit()
+            return changed

@@ -21,6 +21,7 @@ from activities.profiles import ProfileActivities
 from activities.webhook import WebhookActivities
 from journey.config import Settings
 from journey.db.engine import SessionFactory
+from journey.ledger import Ledger
 
 __all__ = ["activity_name", "build_action_activities"]
 
@@ -44,7 +45,7 @@ def build_action_activities(
         profiles.lifecycle_transition,
         EmailActivities(settings).send_email,
         WebhookActivities(http).call_webhook,
-        EventActivities(settings, producer).emit_event,
+        EventActivities(settings, producer, Ledger(session_factory)).emit_event,
     ]
     names = [activity_name(fn) for fn in found]
     if len(set(names)) != len(names):

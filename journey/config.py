@@ -61,6 +61,22 @@ class Settings(BaseSettings):
     smtp_from: str = "journey@localhost"
     mail_dir: Path | None = None
 
+    # Actions. Secrets are referenced by name from journeys and resolved only inside
+    # activities, so they never reach workflow history: JOURNEY_SECRETS='{"crm_token": "..."}'.
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # Webhook destinations that the SSRF guard lets through: hostnames or CIDRs.
+    webhook_allowlist: list[str] = Field(default_factory=list)
+    webhook_max_response_bytes: int = 1024 * 1024
+    # One-click unsubscribe link; {user_id} and {effect_key} are filled in (URL-quoted).
+    unsubscribe_url_template: str | None = None
+    # A user whose attributes hold a true value here gets no email (outcome `suppressed`).
+    email_opt_out_attribute: str = "email_opt_out"
+    template_max_output_chars: int = 100_000
+    template_max_render_seconds: float = 2.0
+    # Global rates of the throttled activity task queues, across all workers (per second).
+    email_max_per_second: float | None = None
+    webhook_max_per_second: float | None = None
+
     # REST gateway.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -105,6 +121,13 @@ class Settings(BaseSettings):
     @property
     def resolved_kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap or f"{self.kafka_host}:{self.kafka_port}"
+
+    def secret(self, name: str) -> str:
+        """The named secret's value; KeyError (with the name only) when it is not configured."""
+        try:
+            return self.secrets[name].get_secret_value()
+        except KeyError:
+            raise KeyError(f"secret {name!r} is not configured (JOURNEY_SECRETS)") from None
 
     @property
     def resolved_smtp_host(self) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
 
 from journey.config import Settings
+from journey.db.engine import create_db_engine, make_session_factory
 from journey.kafka import ensure_topics
+from journey.ledger import Ledger
 from tests.harness.env import JourneyEnv
 
 
@@ -18,3 +21,11 @@ def settings(journey_env: JourneyEnv) -> Settings:
     settings = journey_env.settings.model_copy(update={"kafka_emitted_topic": topic})
     ensure_topics(settings, [topic])
     return settings
+
+
+@pytest.fixture
+def ledger(journey_env: JourneyEnv) -> Iterator[Ledger]:
+    """The effect ledger in the test's migrated database."""
+    engine = create_db_engine(journey_env.settings.resolved_database_url)
+    yield Ledger(make_session_factory(engine))
+    engine.dispose()

@@ -15,6 +15,7 @@ from activities.contracts import TEMPLATE_ERROR, EmitEventInput
 from activities.events import EventActivities, event_id_for
 from journey.config import Settings
 from journey.kafka import make_producer
+from journey.ledger import Ledger
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
 from tests.harness.kafka import consumer_config
 
@@ -42,7 +43,7 @@ def consume_at(settings: Settings, partition: int, offset: int) -> Message:
 
 
 async def test_event_is_produced_with_envelope_key_and_headers(
-    settings: Settings, producer: Producer
+    settings: Settings, producer: Producer, ledger: Ledger
 ) -> None:
     meta = make_meta(user_id="u1")
     request = EmitEventInput(
@@ -52,7 +53,7 @@ async def test_event_is_produced_with_envelope_key_and_headers(
         context=make_context(vars={"kind": "welcomed"}),
     )
     result = await ActivityEnvironment().run(
-        EventActivities(settings, producer).emit_event, request
+        EventActivities(settings, producer, ledger).emit_event, request
     )
 
     assert result.topic == settings.kafka_emitted_topic
@@ -77,19 +78,32 @@ async def test_event_is_produced_with_envelope_key_and_headers(
     assert envelope["timestamp"].endswith("Z")
 
 
-async def test_event_id_is_stable_per_effect_key(settings: Settings, producer: Producer) -> None:
-    activities = EventActivities(settings, producer)
+async def test_a_rerun_with_the_same_key_publishes_nothing_new(
+    settings: Settings, producer: Producer, ledger: Ledger
+) -> None:
+    activities = EventActivities(settings, producer, ledger)
     meta = make_meta()
     request = EmitEventInput(meta=meta, event_type="x", payload=None, context=make_context())
     first = await ActivityEnvironment().run(activities.emit_event, request)
-    retry = await ActivityEnvironment().run(activities.emit_event, request)
-    assert first.event_id == retry.event_id
-    envelope = json.loads(consume_at(settings, retry.partition, retry.offset).value() or b"")
-    assert envelope["id"] == first.event_id
+    rerun = await ActivityEnvironment().run(activities.emit_event, request)
+    assert rerun == first  # the recorded result, not a second message
+    envelope = json.loads(consume_at(settings, first.partition, first.offset).value() or b"")
+    assert envelope["id"] == first.event_id == event_id_for(meta.effect_key)
     assert envelope["properties"] == {}
+    recorded = ledger.lookup(meta.effect_key)
+    assert recorded is not None and (recorded.kind, recorded.outcome) == ("emit_event", "delivered")
+    watcher = Consumer(consumer_config(settings.resolved_kafka_bootstrap, "watermarks"))
+    try:
+        partition = TopicPartition(settings.kafka_emitted_topic, first.partition)
+        _, high = watcher.get_watermark_offsets(partition, timeout=10)
+    finally:
+        watcher.close()
+    assert high == first.offset + 1  # nothing was produced after the first message
 
 
-async def test_template_error_produces_nothing(settings: Settings, producer: Producer) -> None:
+async def test_template_error_produces_nothing(
+    settings: Settings, producer: Producer, ledger: Ledger
+) -> None:
     request = EmitEventInput(
         meta=make_meta(),
         event_type="x",
@@ -97,5 +111,7 @@ async def test_template_error_produces_nothing(settings: Settings, producer: Pro
         context=make_context(),
     )
     with pytest.raises(ApplicationError) as info:
-        await ActivityEnvironment().run(EventActivities(settings, producer).emit_event, request)
+        await ActivityEnvironment().run(
+            EventActivities(settings, producer, ledger).emit_event, request
+        )
     assert_non_retryable(info, TEMPLATE_ERROR)

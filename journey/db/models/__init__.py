@@ -31,6 +31,8 @@ Deliberate deviations from the seed:
 - The GIN and partial indexes exist on SQLite too, as ordinary (partial) B-tree indexes, so both
   databases carry the same set of index names.
 
+Added after the seed: `deliveries`, the effect ledger of journey actions (migration 0002).
+
 Not in scope here: the seed's partitioning (lifecycle_events, trigger_executions, metrics_daily)
 and its retention and backup policies, which are operational concerns for a later migration.
 """
@@ -38,6 +40,7 @@ and its retention and backup policies, which are operational concerns for a late
 from __future__ import annotations
 
 from journey.db.models._base import NAMING_CONVENTION
+from journey.db.models.deliveries import DELIVERY_KINDS, DELIVERY_OUTCOMES, Delivery
 from journey.db.models.events import DailyMetric, LifecycleEvent
 from journey.db.models.users import User, UserLifecycleHistory, UserSegment, UserSegmentMembership
 from journey.db.models.workflows import (
@@ -50,6 +53,9 @@ from journey.db.models.workflows import (
 )
 
 __all__ = [
+    "DELIVERY_KINDS",
+    "DELIVERY_OUTCOMES",
+    "Delivery",
     "EXECUTION_STATUSES",
     "NAMING_CONVENTION",
     "WORKFLOW_STATUSES",

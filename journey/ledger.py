@@ -1,0 +1,78 @@
+"""The effect ledger: what each side effect of a journey did, keyed by its effect key.
+
+Activities consult it before acting and record after, so a retried or re-run activity returns
+the recorded result instead of repeating the effect:
+
+- Database effects (attribute updates, lifecycle transitions) record in the same transaction
+  as the change (`lookup_in` / `add_in`): exactly once.
+- External effects (SMTP, webhooks, Kafka) record right after the effect succeeds. A crash
+  between the two repeats the effect, so the key also travels downstream (Message-ID,
+  `webhook-id`, event id) for the receiver to deduplicate: at least once, deduplicable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from journey.db.engine import SessionFactory
+from journey.db.models import Delivery
+
+
+class DeliveryRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: str
+    outcome: str
+    result: dict[str, Any] | None
+
+
+def _record(row: Delivery) -> DeliveryRecord:
+    return DeliveryRecord(key=row.key, kind=row.kind, outcome=row.outcome, result=row.result)
+
+
+class Ledger:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = session_factory
+
+    def lookup(self, key: str) -> DeliveryRecord | None:
+        with self._session_factory() as session:
+            return self.lookup_in(session, key)
+
+    def record(
+        self, key: str, *, kind: str, outcome: str, result: dict[str, Any] | None, **origin: Any
+    ) -> DeliveryRecord:
+        """Record an effect; if a concurrent attempt recorded the key first, return its record."""
+        with self._session_factory() as session:
+            self.add_in(session, key, kind=kind, outcome=outcome, result=result, **origin)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                existing = self.lookup_in(session, key)
+                if existing is None:
+                    raise
+                return existing
+        return DeliveryRecord(key=key, kind=kind, outcome=outcome, result=result)
+
+    @staticmethod
+    def lookup_in(session: Session, key: str) -> DeliveryRecord | None:
+        row = session.get(Delivery, key)
+        return None if row is None else _record(row)
+
+    @staticmethod
+    def add_in(
+        session: Session,
+        key: str,
+        *,
+        kind: str,
+        outcome: str,
+        result: dict[str, Any] | None,
+        **origin: Any,
+    ) -> None:
+        """Add the record to the caller's transaction; the caller commits with its change."""
+        session.add(Delivery(key=key, kind=kind, outcome=outcome, result=result, **origin))
