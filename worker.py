@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.journeys import JourneyActivities
-from activities.registry import build_action_activities
+from activities.registry import activity_name, build_action_activities
 from activities.stack_check import StackCheckActivities
 from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
@@ -27,6 +27,7 @@ from journey.runtime import announce_ready, stop_event_on_signals
 from journey.temporal_client import connect_with_retry
 from workflows.journey import JourneyWorkflow
 from workflows.stack_check import StackCheckWorkflow
+from workflows.task_queues import SUFFIX_BY_ACTIVITY
 
 WORKFLOWS: Sequence[type] = (JourneyWorkflow, StackCheckWorkflow)
 
@@ -47,6 +48,11 @@ def build_activities(
     ]
 
 
+def _rate(settings: Settings, suffix: str) -> float | None:
+    rates = {"email": settings.email_max_per_second, "webhook": settings.webhook_max_per_second}
+    return rates[suffix]
+
+
 @asynccontextmanager
 async def journey_worker(
     client: Client,
@@ -55,27 +61,49 @@ async def journey_worker(
     *,
     task_queue: str | None = None,
 ) -> AsyncIterator[Worker]:
-    """A running worker with the clients its activities share; all closed on exit."""
+    """Running workers with the clients their activities share; all closed on exit.
+
+    The main queue runs the workflows and most activities; email and webhook activities get a
+    queue each (workflows/task_queues.py) with the configured global rate.
+    """
+    queue = task_queue or settings.temporal_task_queue
     producer = make_producer(settings)
     # Redirects are never followed: a 3xx is the receiver's answer, not a hop to make.
     async with httpx.AsyncClient(follow_redirects=False) as http:
         with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
-            worker = Worker(
-                client,
-                task_queue=task_queue or settings.temporal_task_queue,
-                workflows=list(WORKFLOWS),
-                activities=build_activities(
-                    settings=settings,
-                    session_factory=session_factory,
-                    http=http,
-                    producer=producer,
-                ),
-                # Database activities are synchronous (SQLModel sessions) and run on this pool.
-                activity_executor=executor,
+            activities = build_activities(
+                settings=settings, session_factory=session_factory, http=http, producer=producer
             )
+            throttled: dict[str, list[Callable[..., Any]]] = {n: [] for n in SUFFIX_BY_ACTIVITY}
+            main: list[Callable[..., Any]] = []
+            for fn in activities:
+                throttled.get(activity_name(fn), main).append(fn)
+            workers = [
+                Worker(
+                    client,
+                    task_queue=queue,
+                    workflows=list(WORKFLOWS),
+                    activities=main,
+                    # Database activities are synchronous (SQLModel) and run on this pool.
+                    activity_executor=executor,
+                )
+            ]
+            for name, functions in throttled.items():
+                suffix = SUFFIX_BY_ACTIVITY[name]
+                workers.append(
+                    Worker(
+                        client,
+                        task_queue=f"{queue}.{suffix}",
+                        activities=functions,
+                        activity_executor=executor,
+                        max_task_queue_activities_per_second=_rate(settings, suffix),
+                    )
+                )
             try:
-                async with worker:
-                    yield worker
+                async with AsyncExitStack() as stack:
+                    for running in workers:
+                        await stack.enter_async_context(running)
+                    yield workers[0]
             finally:
                 await asyncio.to_thread(producer.flush, 10)
                 producer.close()

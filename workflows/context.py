@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from dsl.conditions import evaluate
     from workflows.models import JourneySnapshot, StepLogEntry
     from workflows.policies import retry_policy, start_to_close
+    from workflows.task_queues import PATCH_ID, action_queue
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 MAX_PENDING_EVENTS = 500
@@ -148,10 +149,14 @@ class RunContext:
     ) -> ResultT:
         """Run an action node's activity. When retries are exhausted the run goes to the
         node's `on_error` (ActionExhausted); without one, the run fails."""
+        queue = action_queue(workflow.info().task_queue, activity)
+        if queue is not None and not workflow.patched(PATCH_ID):
+            queue = None
         try:
             return await workflow.execute_activity(
                 activity,
                 arg,
+                task_queue=queue,
                 result_type=result_type,
                 start_to_close_timeout=start_to_close(node.type, node.timeout),
                 retry_policy=retry_policy(node.type, node.retry),
