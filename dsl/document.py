@@ -31,6 +31,11 @@ class JourneyDocument(StrictModel):
         default="UTC", description="IANA zone: the default for delays until a local time."
     )
     variables: dict[str, Any] = Field(default_factory=dict, description="Initial vars.")
+    create_missing_profile: bool = Field(
+        default=False,
+        description="Create a profile for a user id that has none when the run starts; "
+        "otherwise actions for such a user fail with UnknownUser.",
+    )
 
     def node_map(self) -> dict[str, NodeBase]:
         """Nodes by id (the first of duplicates wins; validation reports duplicates)."""

@@ -16,13 +16,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.contracts import ActionMeta, TemplateContext
+    from activities.contracts import UNKNOWN_USER, ActionMeta, TemplateContext
     from dsl.conditions import evaluate
     from workflows.models import JourneySnapshot, StepLogEntry
     from workflows.policies import retry_policy, start_to_close
     from workflows.task_queues import PATCH_ID, action_queue
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
+# Recorded in new runs: actions for a user without a profile fail before calling an activity.
+UNKNOWN_USER_PATCH = "unknown-user-check"
 MAX_PENDING_EVENTS = 500
 
 
@@ -49,6 +51,7 @@ class RunContext:
         self.user_id = user_id
         self.variables = variables
         self.user = user
+        self.user_known = True
         self.last_event = last_event
         self.pending_events: list[dict[str, Any]] = []
         self.visits: dict[str, int] = {}
@@ -149,6 +152,14 @@ class RunContext:
     ) -> ResultT:
         """Run an action node's activity. When retries are exhausted the run goes to the
         node's `on_error` (ActionExhausted); without one, the run fails."""
+        if not self.user_known and workflow.patched(UNKNOWN_USER_PATCH):
+            reason = (
+                f"user {self.user_id!r} has no profile and journey {self.document.name!r} "
+                "does not create profiles (create_missing_profile)"
+            )
+            if node.on_error:
+                raise ActionExhausted(f"UnknownUser: {reason}")
+            raise ApplicationError(reason, type=UNKNOWN_USER, non_retryable=True)
         queue = action_queue(workflow.info().task_queue, activity)
         if queue is not None and not workflow.patched(PATCH_ID):
             queue = None

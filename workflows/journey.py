@@ -48,6 +48,7 @@ class JourneyWorkflow:
             carried.last_event if carried else request.entry_event,
         )
         if carried is not None:
+            self._ctx.user_known = carried.user_known
             self._ctx.pending_events = list(carried.pending_events)
             self._ctx.visits = dict(carried.visits)
             self._ctx.step_log = list(carried.step_log)
@@ -63,7 +64,8 @@ class JourneyWorkflow:
     async def run(self, request: JourneyInput) -> JourneyResult:
         ctx = self._ctx
         if request.carried is None:
-            await self._reload_user(create=request.create_profile)
+            create = request.create_profile or request.journey.document.create_missing_profile
+            await self._reload_user(create=create)
         self._publish_stage()
         start = request.carried.node_id if request.carried else request.journey.document.start
         main = asyncio.ensure_future(self._run_path(start))
@@ -131,6 +133,7 @@ class JourneyWorkflow:
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
             summary="load the user's profile",
         )
+        self._ctx.user_known = snapshot is not None
         if snapshot is not None:
             self._ctx.user = snapshot.model_dump(mode="json")
 
@@ -152,6 +155,7 @@ class JourneyWorkflow:
             node_id=node_id,
             variables=ctx.variables,
             user=ctx.user,
+            user_known=ctx.user_known,
             last_event=ctx.last_event,
             pending_events=ctx.pending_events,
             visits=ctx.visits,

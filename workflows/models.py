@@ -33,6 +33,7 @@ class CarriedState(BaseModel):
     node_id: str
     variables: dict[str, Any]
     user: dict[str, Any]
+    user_known: bool = True
     last_event: dict[str, Any] | None
     pending_events: list[dict[str, Any]]
     visits: dict[str, int]

@@ -1,4 +1,8 @@
-"""`webhook`: an HTTP call; `save_as` keeps the response body in the run's variables."""
+"""`webhook`: an HTTP call; `save_as` keeps the response body in the run's variables.
+
+Secret header values and the signing secret are passed by name only: the activity input is
+recorded in workflow history, and the activity resolves the values from the worker's settings.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ async def run(node: Any, ctx: RunContext) -> str | None:
             meta=ctx.action_meta(node.id),
             method=node.method,
             url=node.url,
-            headers=node.headers,
+            headers=node.template_headers(),
+            secret_headers=node.secret_headers(),
+            signing_secret=node.signing_secret,
             body=node.body,
             request_timeout_seconds=node.request_timeout.total_seconds(),
             accept_status=node.accept_status,
