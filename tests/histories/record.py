@@ -39,7 +39,7 @@ from journey.kafka import ensure_topics
 from journey.temporal_client import DATA_CONVERTER
 from tests.harness.env import JourneyEnv, build_settings
 from tests.harness.http_receiver import HttpReceiver
-from tests.harness.kafka import _stop, _wait_until_ready
+from tests.harness.kafka import _TANSU_ENV_VARS, _stop, _wait_until_ready
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpCapture
 from tests.harness.temporal import temporal_target
@@ -151,7 +151,7 @@ def tansu_broker(log_dir: Path) -> Iterator[str]:
             [tansu_path(), "broker", "--cluster-id", "journey-record", "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k not in ("LISTENER_URL", "CLUSTER_ID")},
+            env={k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS},
         )  # fmt: skip
     try:
         _wait_until_ready(process, bootstrap, log_path)

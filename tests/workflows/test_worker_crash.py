@@ -10,6 +10,7 @@ this also covers its start-up from `JOURNEY_*` variables.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, SecretStr
 from temporalio.client import WorkflowHandle
 
 from journey.config import Settings
@@ -64,18 +66,31 @@ def crash_journey(crm_url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _env_value(value: Any) -> Any:
+    """A setting as pydantic-settings reads it back: scalars as text, the rest as JSON."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return _env_value(value.model_dump())
+    if isinstance(value, dict):
+        return {str(k): _env_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_env_value(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
 def worker_environment(settings: Settings) -> dict[str, str]:
-    """The process environment minus any inherited JOURNEY_*, plus this test's servers."""
+    """The process environment minus any inherited JOURNEY_*, plus every setting the harness
+    chose (servers, data dir, webhook allowlist...), so the subprocess sees what tests see."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
+    for name in sorted(settings.model_fields_set):
+        value = _env_value(getattr(settings, name))
+        if value is not None:
+            text = value if isinstance(value, str) else json.dumps(value)
+            env[f"JOURNEY_{name.upper()}"] = text
     env.update(
         JOURNEY_TEMPORAL_ADDRESS=settings.resolved_temporal_address,
-        JOURNEY_TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
         JOURNEY_DATABASE_URL=settings.resolved_database_url,
-        JOURNEY_KAFKA_BOOTSTRAP=settings.resolved_kafka_bootstrap,
-        JOURNEY_SMTP_HOST=settings.resolved_smtp_host,
-        JOURNEY_SMTP_PORT=str(settings.smtp_port),
-        JOURNEY_DATA_DIR=str(settings.data_dir),
-        JOURNEY_MAIL_DIR=str(settings.resolved_mail_dir),
         JOURNEY_LOG_LEVEL="INFO",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
@@ -178,13 +193,12 @@ async def test_a_killed_worker_is_replaced_and_each_step_runs_once(
     receiver.respond("/crm", json={"ok": True}, delay=30, times=1)
     first = await worker_processes.start()
     handle = await start_run(journey_env, crash_journey(receiver.url("/crm")))
-
-    await receiver.wait_for(1, timeout=RUN_TIMEOUT)  # the webhook activity is in flight
-    first.send_signal(signal.SIGKILL)
-    assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
-
-    await worker_processes.start()
     try:
+        await receiver.wait_for(1, timeout=RUN_TIMEOUT)  # the webhook activity is in flight
+        first.send_signal(signal.SIGKILL)
+        assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
+
+        await worker_processes.start()
         await wait_until_waiting(handle, "wait", timeout=RUN_TIMEOUT)
         await handle.signal("event", {"id": "e-1", "type": "activated", "user_id": "u1"})
         result: JourneyResult = await asyncio.wait_for(handle.result(), timeout=RUN_TIMEOUT)
