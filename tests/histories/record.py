@@ -17,6 +17,7 @@ timeout branch of `wait_for_event` and all three kinds of `delay`.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
@@ -172,7 +173,7 @@ def capture_servers() -> Iterator[tuple[SmtpCapture, HttpReceiver]]:
         smtp.stop()
 
 
-async def record(names: list[str]) -> None:
+async def record(names: list[str], suffix: str = "") -> None:
     with (
         tempfile.TemporaryDirectory(prefix="journey-record-") as tmp,
         capture_servers() as (smtp, receiver),
@@ -198,14 +199,16 @@ async def record(names: list[str]) -> None:
             try:
                 async with journey_worker(env.client, settings, sessions, task_queue=TASK_QUEUE):
                     for name in names:
-                        await record_one(name, runner, env)
+                        await record_one(name, runner, env, suffix)
             finally:
                 engine.dispose()
         finally:
             await env.shutdown()
 
 
-async def record_one(name: str, runner: JourneyRunner, env: WorkflowEnvironment) -> None:
+async def record_one(
+    name: str, runner: JourneyRunner, env: WorkflowEnvironment, suffix: str = ""
+) -> None:
     handle = await SCENARIOS[name](runner, env)
     result = await asyncio.wait_for(handle.result(), timeout=120)
     if result.outcome != EXPECTED_OUTCOMES[name]:
@@ -214,17 +217,25 @@ async def record_one(name: str, runner: JourneyRunner, env: WorkflowEnvironment)
     # Compact, one event per line: small files whose diffs still read event by event.
     events = json.loads(history.to_json())["events"]
     text = '{"events": [\n' + ",\n".join(json.dumps(e, sort_keys=True) for e in events) + "\n]}\n"
-    path = HISTORIES_DIR / f"{name}.json"
+    path = HISTORIES_DIR / f"{name}{suffix}.json"
     path.write_text(text)
     steps = " → ".join(step.node_id for step in result.step_log)
     print(f"{path.name}: {len(events)} events, outcome {result.outcome}: {steps}")
 
 
 def main(argv: list[str]) -> None:
-    unknown = sorted(set(argv) - set(SCENARIOS))
+    parser = argparse.ArgumentParser(description="Record example histories for replay tests.")
+    parser.add_argument("examples", nargs="*", help=f"default: all of {sorted(SCENARIOS)}")
+    parser.add_argument(
+        "--suffix", default="",
+        help="write <example><suffix>.json, keeping older recordings (and the patch branches "
+        "they exercise) next to the new ones",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.examples) - set(SCENARIOS))
     if unknown:
         raise SystemExit(f"unknown example(s) {unknown}; choose from {sorted(SCENARIOS)}")
-    asyncio.run(record(argv or list(SCENARIOS)))
+    asyncio.run(record(args.examples or list(SCENARIOS), args.suffix))
 
 
 if __name__ == "__main__":
