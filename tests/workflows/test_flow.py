@@ -94,6 +94,7 @@ def failing_webhook(url: str, on_error: str | None) -> dict[str, Any]:
 
 
 async def test_on_error_is_taken_when_retries_are_exhausted(skipping_runner: JourneyRunner) -> None:
+    skipping_runner.seed_user("u1")
     receiver = skipping_runner.env.http_receiver
     receiver.respond("/down", status=503)
     result = await skipping_runner.run(failing_webhook(receiver.url("/down"), "fallback"))
@@ -104,6 +105,7 @@ async def test_on_error_is_taken_when_retries_are_exhausted(skipping_runner: Jou
 
 
 async def test_without_on_error_the_run_fails(skipping_runner: JourneyRunner) -> None:
+    skipping_runner.seed_user("u1")
     receiver = skipping_runner.env.http_receiver
     receiver.respond("/gone", status=404)
     handle = await skipping_runner.start(failing_webhook(receiver.url("/gone"), None))
