@@ -130,10 +130,18 @@ class SendEmailResult(BaseModel):
 
 
 class CallWebhookInput(BaseModel):
+    """Secrets travel by name only (`secret_headers`, `signing_secret`): this input is stored
+    in workflow history, so the activity resolves the values from the worker's settings."""
+
     meta: ActionMeta
     method: str = "POST"
     url: str
+    # Header name -> template of its value.
     headers: dict[str, str] = Field(default_factory=dict)
+    # Header name -> name of a configured secret whose value is sent (never rendered).
+    secret_headers: dict[str, str] = Field(default_factory=dict)
+    # Name of the configured secret that signs the request (Standard Webhooks), if any.
+    signing_secret: str | None = None
     body: Any = None
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     accept_status: list[int] | None = None

@@ -43,8 +43,8 @@ def build_action_activities(
         profiles.load_user,
         profiles.update_attributes,
         profiles.lifecycle_transition,
-        EmailActivities(settings).send_email,
-        WebhookActivities(http).call_webhook,
+        EmailActivities(settings, Ledger(session_factory)).send_email,
+        WebhookActivities(http, settings, Ledger(session_factory)).call_webhook,
         EventActivities(settings, producer, Ledger(session_factory)).emit_event,
     ]
     names = [activity_name(fn) for fn in found]

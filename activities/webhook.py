@@ -8,12 +8,24 @@ followed (a journey should call the URL it names, and a redirect may leak the bo
 so a 3xx is a non-retryable `WebhookRedirect`.
 
 Every attempt carries `webhook-id: <effect key>`, the same on each retry, so receivers can
-drop duplicates. Responses are capped at 1 MiB because the result goes into workflow history.
+drop duplicates; with `signing_secret` it is signed the Standard Webhooks way
+(activities/webhook_secrets.py). A delivered call is recorded in the effect ledger under that
+key, and a retried or re-run activity that finds it returns the recorded result without calling
+again. Responses are capped at `webhook_max_response_bytes` because the result goes into
+workflow history; for the same reason secrets are resolved by name here and redacted from
+whatever the receiver echoes.
+
+Destinations pass the SSRF guard (activities/ssrf.py) first: a refused one is a non-retryable
+`WebhookBlocked` naming the rule, and the request goes to the checked address only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,11 +43,17 @@ from activities.contracts import (
     CallWebhookInput,
     CallWebhookResult,
 )
-from activities.rendering import render_text, render_value
+from activities.rendering import RenderLimits, render_text, render_value
+from activities.ssrf import Allowlist, Destination, DestinationBlocked, DestinationUnresolved
+from activities.ssrf import resolve as resolve_destinations
+from activities.webhook_secrets import header_secret, redact, resolve_secret, sign, signing_key
+from journey.config import Settings
+from journey.ledger import Ledger
 
-__all__ = ["MAX_RESPONSE_BYTES", "WebhookActivities", "retry_after_delay"]
+__all__ = ["WEBHOOK_BLOCKED", "WebhookActivities", "retry_after_delay"]
 
-MAX_RESPONSE_BYTES = 1024 * 1024
+# A destination refused by the SSRF guard or a scheme other than http(s); non-retryable.
+WEBHOOK_BLOCKED = "WebhookBlocked"
 TRANSIENT_4XX = frozenset({408, 429})
 # Never wait longer than this between attempts, whatever the receiver asks for.
 MAX_RETRY_AFTER = timedelta(hours=1)
@@ -58,65 +76,164 @@ def retry_after_delay(value: str | None, now: datetime | None = None) -> timedel
     return min(max(delay, timedelta(0)), MAX_RETRY_AFTER)
 
 
+@dataclass
+class _Prepared:
+    """A rendered request, ready to send; `secrets` are the values to keep out of results."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    secrets: list[str] = field(default_factory=list)
+
+
 class WebhookActivities:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, ledger: Ledger) -> None:
         self._http = http
+        self._settings = settings
+        self._ledger = ledger
+        self._allowlist = Allowlist(settings.webhook_allowlist)
+        self._limits = RenderLimits.from_settings(settings)
 
     @activity.defn(name=CALL_WEBHOOK)
     async def call_webhook(self, request: CallWebhookInput) -> CallWebhookResult:
-        context = request.context
-        url = render_text(request.url, context)
-        headers = {
-            render_text(name, context): render_text(value, context)
-            for name, value in request.headers.items()
-        }
-        content: bytes | None = None
-        if request.body is not None:
-            content = json.dumps(render_value(request.body, context), default=str).encode()
-            if not any(name.lower() == "content-type" for name in headers):
-                headers["Content-Type"] = "application/json"
-        headers["webhook-id"] = request.meta.effect_key
-        method = request.method.upper()
+        key = request.meta.effect_key
+        recorded = await asyncio.to_thread(self._ledger.lookup, key)
+        if recorded is not None and recorded.result is not None:
+            return CallWebhookResult.model_validate(recorded.result)
+
+        prepared = self._prepare(request)
+        timeout = request.request_timeout_seconds
+        destinations = await self._check(prepared, timeout)
+        method, url = prepared.method, prepared.url
         try:
-            async with self._http.stream(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=request.request_timeout_seconds,
-                follow_redirects=False,
-            ) as response:
-                raw = await _read_capped(response, method, url)
-        except httpx.UnsupportedProtocol as exc:
-            raise ApplicationError(
-                f"{method} {url}: {exc}", type=WEBHOOK_REJECTED, non_retryable=True
-            ) from exc
+            response, raw = await self._send(prepared, destinations, timeout)
         except httpx.TimeoutException as exc:
             raise ApplicationError(
-                f"{method} {url} timed out after {request.request_timeout_seconds}s",
-                type=WEBHOOK_TRANSIENT,
+                f"{method} {url} timed out after {timeout}s", type=WEBHOOK_TRANSIENT
             ) from exc
         except httpx.TransportError as exc:
-            raise ApplicationError(
-                f"{method} {url}: {type(exc).__name__}: {exc}", type=WEBHOOK_TRANSIENT
-            ) from exc
+            message = redact(f"{method} {url}: {type(exc).__name__}: {exc}", prepared.secrets)
+            raise ApplicationError(message, type=WEBHOOK_TRANSIENT) from None
 
         status = response.status_code
         accepted = request.accept_status
-        if (status in accepted) if accepted is not None else 200 <= status < 300:
-            return CallWebhookResult(status=status, body=_decode(response, raw))
-        raise _failure(method, url, response, raw)
+        if not ((status in accepted) if accepted is not None else 200 <= status < 300):
+            raise _failure(method, url, response, raw, prepared.secrets)
+        body = redact(_decode(response, raw), prepared.secrets)
+        result = CallWebhookResult(status=status, body=body)
+        stored = await asyncio.to_thread(
+            self._ledger.record,
+            key,
+            kind="webhook",
+            outcome="delivered",
+            result=result.model_dump(mode="json"),
+            **request.meta.origin(),
+        )
+        # A concurrent attempt that recorded first wins, so every caller sees one result.
+        return CallWebhookResult.model_validate(stored.result) if stored.result else result
+
+    def _prepare(self, request: CallWebhookInput) -> _Prepared:
+        """Render templates and resolve secrets; nothing is sent yet, so errors send nothing."""
+        context, limits = request.context, self._limits
+        url = render_text(request.url, context, limits=limits)
+        headers = {
+            render_text(name, context, limits=limits): render_text(value, context, limits=limits)
+            for name, value in request.headers.items()
+        }
+        secrets: list[str] = []
+        for name, secret_name in request.secret_headers.items():
+            value = header_secret(self._settings, secret_name)
+            # The value is never rendered: a secret is not a template.
+            headers[render_text(name, context, limits=limits)] = value
+            secrets.append(value)
+        content: bytes | None = None
+        if request.body is not None:
+            rendered = render_value(request.body, context, limits=limits)
+            content = json.dumps(rendered, default=str).encode()
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
+        headers = {n: v for n, v in headers.items() if n.lower() not in _RESERVED_HEADERS}
+        headers["webhook-id"] = request.meta.effect_key
+        if request.signing_secret is not None:
+            name = request.signing_secret
+            key = signing_key(name, resolve_secret(self._settings, name))
+            headers |= sign(key, request.meta.effect_key, int(time.time()), content or b"")
+        return _Prepared(request.method.upper(), url, headers, content, secrets)
+
+    async def _check(self, prepared: _Prepared, timeout: float) -> list[Destination]:
+        """The SSRF guard: the addresses this request may go to, or why it may not be sent."""
+        method, url = prepared.method, prepared.url
+        try:
+            parsed = httpx.URL(url)
+            async with asyncio.timeout(timeout):
+                return await resolve_destinations(parsed, self._allowlist)
+        except httpx.InvalidURL as exc:
+            raise ApplicationError(
+                f"{method} {url}: {exc}", type=WEBHOOK_REJECTED, non_retryable=True
+            ) from exc
+        except DestinationBlocked as exc:
+            raise ApplicationError(
+                f"{method} {url} refused: {exc}", type=WEBHOOK_BLOCKED, non_retryable=True
+            ) from exc
+        except DestinationUnresolved as exc:
+            raise ApplicationError(f"{method} {url}: {exc}", type=WEBHOOK_TRANSIENT) from exc
+        except TimeoutError as exc:
+            raise ApplicationError(
+                f"{method} {url}: resolving the host timed out after {timeout}s",
+                type=WEBHOOK_TRANSIENT,
+            ) from exc
+
+    async def _send(
+        self, prepared: _Prepared, destinations: list[Destination], timeout: float
+    ) -> tuple[httpx.Response, bytes]:
+        """Send to the first checked address that accepts a connection.
+
+        Only a refused connection moves on to the next address (nothing was sent yet); the
+        last one's error is raised. https requests carry the original name as SNI and close
+        their connection: the client pools connections by address, and a TLS session set up
+        for one name must not carry another name's request.
+        """
+        limit = self._settings.webhook_max_response_bytes
+        for position, destination in enumerate(destinations):
+            headers = {**prepared.headers, "Host": destination.host_header}
+            extensions: dict[str, object] = {}
+            if destination.url.scheme == "https":
+                headers["Connection"] = "close"
+                extensions["sni_hostname"] = destination.host
+            try:
+                async with self._http.stream(
+                    prepared.method,
+                    destination.url,
+                    headers=headers,
+                    content=prepared.content,
+                    timeout=timeout,
+                    follow_redirects=False,
+                    extensions=extensions,
+                ) as response:
+                    raw = await _read_capped(response, prepared.method, prepared.url, limit)
+                return response, raw
+            except httpx.ConnectError:
+                if position == len(destinations) - 1:
+                    raise
+        raise AssertionError("resolve() returns at least one destination")
 
 
-async def _read_capped(response: httpx.Response, method: str, url: str) -> bytes:
-    """Read the body, refusing (non-retryably) one that exceeds MAX_RESPONSE_BYTES."""
+# Set by the activity itself; a journey's headers may not override them.
+_RESERVED_HEADERS = frozenset(
+    {"host", "connection", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+
+
+async def _read_capped(response: httpx.Response, method: str, url: str, limit: int) -> bytes:
+    """Read the body, refusing (non-retryably) one that exceeds `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
+        if size > limit:
             raise ApplicationError(
-                f"{method} {url}: response larger than {MAX_RESPONSE_BYTES} bytes",
+                f"{method} {url}: response larger than {limit} bytes",
                 type=WEBHOOK_RESPONSE_TOO_LARGE,
                 non_retryable=True,
             )
@@ -138,9 +255,12 @@ def _decode(response: httpx.Response, raw: bytes) -> Any:
     return text
 
 
-def _failure(method: str, url: str, response: httpx.Response, raw: bytes) -> ApplicationError:
+def _failure(
+    method: str, url: str, response: httpx.Response, raw: bytes, secrets: Iterable[str]
+) -> ApplicationError:
     status = response.status_code
-    snippet = raw[:300].decode("utf-8", errors="replace")
+    # Redact before cutting, so a secret straddling the cut cannot leave a visible part.
+    snippet = redact(raw.decode("utf-8", errors="replace"), secrets)[:300]
     message = f"{method} {url} answered {status}: {snippet}"
     if 300 <= status < 400:
         location = response.headers.get("location", "")

@@ -1,7 +1,9 @@
-"""send_email against the real aiosmtpd capture server: parts, headers, escaping, SMTP errors."""
+"""send_email against the real aiosmtpd capture server and a real migrated ledger database:
+parts, headers, escaping, suppression, the effect ledger and SMTP error classes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiosmtplib
@@ -9,39 +11,25 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import EMAIL_REJECTED, TEMPLATE_ERROR, SendEmailInput
+from activities.contracts import EMAIL_REJECTED, TEMPLATE_ERROR
 from activities.email import EmailActivities, message_id_for
-from journey.config import Settings
-from tests.activities.helpers import assert_non_retryable, make_context, make_meta
-from tests.harness.env import build_settings
+from tests.activities.email_support import LedgerDb, email_request, email_settings, ledger_db
+from tests.activities.helpers import assert_non_retryable, make_context
+from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpCapture
+
+request = email_request
 
 
 @pytest.fixture
-def email(smtp_server: SmtpCapture, tmp_path: Path) -> EmailActivities:
-    settings: Settings = build_settings(
-        data_dir=tmp_path,
-        temporal_address="127.0.0.1:1",  # unused: only SMTP settings matter here
-        task_queue="unused",
-        kafka_bootstrap="127.0.0.1:1",
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_from="Journey <journey@example.test>",
-    )
-    return EmailActivities(settings)
+def db(tmp_path: Path) -> Iterator[LedgerDb]:
+    with ledger_db(tmp_path) as db:
+        yield db
 
 
-def request(**overrides: object) -> SendEmailInput:
-    values: dict[str, object] = {
-        "meta": make_meta(),
-        "to": "{{ user.email }}",
-        "subject": "Welcome, {{ user.attributes.name }}",
-        "text": "Hi {{ user.attributes.name }}, you are on {{ user.attributes.plan }}.",
-        "html": "<p>Hi <b>{{ user.attributes.name }}</b></p>",
-        "context": make_context(),
-    }
-    values.update(overrides)
-    return SendEmailInput.model_validate(values)
+@pytest.fixture
+def email(smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb) -> EmailActivities:
+    return EmailActivities(email_settings(tmp_path, smtp_server), db.ledger)
 
 
 async def test_sends_multipart_mail_with_deterministic_headers(
@@ -60,21 +48,54 @@ async def test_sends_multipart_mail_with_deterministic_headers(
     assert mail.message["Message-ID"] == result.message_id
     assert mail.message["X-Journey-Effect-Key"] == send.meta.effect_key
     assert mail.message["Reply-To"] == "support@example.test"
+    # No unsubscribe URL is configured, so no List-Unsubscribe headers.
+    assert mail.message["List-Unsubscribe"] is None
+    assert mail.message["List-Unsubscribe-Post"] is None
     assert mail.message.get_content_type() == "multipart/alternative"
     assert mail.body("plain").strip() == "Hi Ada, you are on pro."
     assert mail.body("html").strip() == "<p>Hi <b>Ada</b></p>"
 
 
-async def test_message_id_is_the_same_for_every_attempt_of_one_effect(
-    email: EmailActivities, smtp_server: SmtpCapture
+async def test_same_effect_sends_once_and_returns_the_recorded_result(
+    email: EmailActivities, smtp_server: SmtpCapture, db: LedgerDb
 ) -> None:
-    meta = make_meta()
-    first = await ActivityEnvironment().run(email.send_email, request(meta=meta))
-    second = await ActivityEnvironment().run(email.send_email, request(meta=meta))
+    send = request()
+    first = await ActivityEnvironment().run(email.send_email, send)
+    second = await ActivityEnvironment().run(email.send_email, send)
     other = await ActivityEnvironment().run(email.send_email, request())
-    mails = await smtp_server.wait_for(3)
-    assert first.message_id == second.message_id != other.message_id
-    assert [m.message["Message-ID"] for m in mails[:2]] == [first.message_id] * 2
+
+    assert second == first
+    assert first.message_id != other.message_id
+    mails = await smtp_server.wait_for(2)
+    assert [m.message["Message-ID"] for m in mails] == [first.message_id, other.message_id]
+    rows = {row.key: row for row in db.rows()}
+    row = rows[send.meta.effect_key]
+    assert (row.kind, row.outcome, row.result) == ("email", "delivered", first.model_dump())
+    assert (row.workflow_id, row.run_id, row.node_id, row.user_id) == (
+        send.meta.workflow_id,
+        send.meta.run_id,
+        send.meta.node_id,
+        send.meta.user_id,
+    )
+
+
+async def test_list_unsubscribe_headers_when_configured(
+    smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb
+) -> None:
+    settings = email_settings(
+        tmp_path,
+        smtp_server,
+        unsubscribe_url_template="https://example.test/u?user={user_id}&key={effect_key}",
+    )
+    send = request(meta=request().meta.model_copy(update={"user_id": "u 1/&x"}))
+    await ActivityEnvironment().run(EmailActivities(settings, db.ledger).send_email, send)
+    [mail] = await smtp_server.wait_for(1)
+    key = send.meta.effect_key.replace(":", "%3A")
+    # Long values are folded onto a continuation line (RFC 5322, allowed by RFC 2369).
+    assert mail.message["List-Unsubscribe"].strip() == (
+        f"<https://example.test/u?user=u%201%2F%26x&key={key}>"
+    )
+    assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 async def test_user_data_is_escaped_in_html_but_not_in_text(
@@ -108,19 +129,66 @@ async def test_text_only_and_html_only_mails(
 
 
 @pytest.mark.parametrize("to", ["", "   ", "{{ vars.email }}", "not-an-address", "a@b@c"])
-async def test_empty_or_invalid_recipient_is_suppressed(
-    email: EmailActivities, smtp_server: SmtpCapture, to: str
+async def test_empty_or_invalid_recipient_is_suppressed_and_recorded(
+    email: EmailActivities, smtp_server: SmtpCapture, db: LedgerDb, to: str
 ) -> None:
     context = make_context(vars={"email": ""})
-    result = await ActivityEnvironment().run(email.send_email, request(to=to, context=context))
+    send = request(to=to, context=context)
+    result = await ActivityEnvironment().run(email.send_email, send)
     assert result.outcome == "suppressed"
     assert result.recipients == []
     assert result.reason
     assert smtp_server.messages == []
+    [row] = db.rows()
+    assert (row.key, row.outcome, row.result) == (
+        send.meta.effect_key,
+        "suppressed",
+        result.model_dump(),
+    )
 
 
-async def test_permanent_recipient_rejection_is_non_retryable(
-    email: EmailActivities, smtp_server: SmtpCapture
+@pytest.mark.parametrize("opt_out", [True, "yes", 1])
+async def test_opted_out_user_is_suppressed_recorded_and_not_mailed(
+    email: EmailActivities, smtp_server: SmtpCapture, db: LedgerDb, opt_out: object
+) -> None:
+    context = make_context(
+        user={
+            "id": "u1",
+            "email": "ada@example.com",
+            "current_lifecycle_stage": "Retention",
+            "attributes": {"name": "Ada", "email_opt_out": opt_out},
+        }
+    )
+    send = request(context=context)
+    result = await ActivityEnvironment().run(email.send_email, send)
+    assert result.outcome == "suppressed"
+    assert result.reason is not None and "opted out" in result.reason
+    [row] = db.rows()
+    assert (row.kind, row.outcome) == ("email", "suppressed")
+    # A retry of the same effect returns the recorded suppression; nothing is ever sent.
+    assert await ActivityEnvironment().run(email.send_email, send) == result
+    assert smtp_server.messages == []
+
+
+async def test_opt_out_attribute_is_a_setting(
+    smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb
+) -> None:
+    settings = email_settings(tmp_path, smtp_server, email_opt_out_attribute="no_mail")
+    email = EmailActivities(settings, db.ledger)
+    user = {"id": "u1", "email": "ada@example.com", "current_lifecycle_stage": "Retention"}
+    opted_out = make_context(user={**user, "attributes": {"no_mail": True}})
+    default_name = make_context(user={**user, "attributes": {"email_opt_out": False}})
+    text = {"subject": "Hi", "text": "Hi", "html": None}
+    first = await ActivityEnvironment().run(email.send_email, request(context=opted_out, **text))
+    second = await ActivityEnvironment().run(
+        email.send_email, request(context=default_name, **text)
+    )
+    assert (first.outcome, second.outcome) == ("suppressed", "sent")
+    assert len(await smtp_server.wait_for(1)) == 1
+
+
+async def test_permanent_recipient_rejection_is_non_retryable_and_not_recorded(
+    email: EmailActivities, smtp_server: SmtpCapture, db: LedgerDb
 ) -> None:
     smtp_server.reject_recipients(code=550)
     with pytest.raises(ApplicationError) as info:
@@ -128,41 +196,59 @@ async def test_permanent_recipient_rejection_is_non_retryable(
     assert_non_retryable(info, EMAIL_REJECTED)
     assert "550" in str(info.value)
     assert smtp_server.rejected == ["ada@example.com"]
+    assert db.rows() == []
 
 
 async def test_transient_recipient_rejection_is_retryable(
     email: EmailActivities, smtp_server: SmtpCapture
 ) -> None:
     smtp_server.reject_recipients(code=451, message="4.7.1 Try again later")
+    send = request()
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as info:
-        await ActivityEnvironment().run(email.send_email, request())
+        await ActivityEnvironment().run(email.send_email, send)
     assert info.value.recipients[0].code == 451
-    # The retry (a fresh attempt) goes through.
-    result = await ActivityEnvironment().run(email.send_email, request())
+    # The retry (a fresh attempt of the same effect) goes through: nothing was recorded.
+    result = await ActivityEnvironment().run(email.send_email, send)
     assert result.outcome == "sent"
+    assert len(await smtp_server.wait_for(1)) == 1
 
 
-async def test_unreachable_relay_is_retryable(tmp_path: Path) -> None:
-    from tests.harness.ports import free_port
-
-    settings = build_settings(
-        data_dir=tmp_path,
-        temporal_address="127.0.0.1:1",
-        task_queue="unused",
-        kafka_bootstrap="127.0.0.1:1",
-        smtp_host="127.0.0.1",
-        smtp_port=free_port(),
-    )
-    with pytest.raises(aiosmtplib.SMTPConnectError):
-        await ActivityEnvironment().run(EmailActivities(settings).send_email, request())
-
-
-async def test_template_error_is_non_retryable(
-    email: EmailActivities, smtp_server: SmtpCapture
+async def test_unreachable_relay_is_retryable(
+    smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb
 ) -> None:
+    settings = email_settings(tmp_path, smtp_server, smtp_port=free_port())
+    with pytest.raises(aiosmtplib.SMTPConnectError):
+        await ActivityEnvironment().run(EmailActivities(settings, db.ledger).send_email, request())
+    assert db.rows() == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"subject": "Hi {{ user.attributes.nickname }}"},
+        # Each a render cap: range size, output size (the setting is lowered below).
+        {
+            "text": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}"
+            "{% endfor %}"
+        },
+        {"html": "{% for i in range(1000) %}<p>{{ user.attributes.name }}</p>{% endfor %}"},
+    ],
+)
+async def test_template_errors_and_render_caps_are_non_retryable(
+    smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb, fields: dict[str, str]
+) -> None:
+    settings = email_settings(tmp_path, smtp_server, template_max_output_chars=1_000)
+    email = EmailActivities(settings, db.ledger)
     with pytest.raises(ApplicationError) as info:
-        await ActivityEnvironment().run(
-            email.send_email, request(subject="Hi {{ user.attributes.nickname }}")
-        )
+        await ActivityEnvironment().run(email.send_email, request(**fields))
     assert_non_retryable(info, TEMPLATE_ERROR)
     assert smtp_server.messages == []
+    assert db.rows() == []
+
+
+def test_implicit_tls_and_starttls_are_exclusive(
+    smtp_server: SmtpCapture, tmp_path: Path, db: LedgerDb
+) -> None:
+    settings = email_settings(tmp_path, smtp_server, smtp_ssl=True, smtp_starttls=True)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        EmailActivities(settings, db.ledger)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import TEMPLATE_ERROR
-from activities.rendering import render_html, render_text, render_value
+from activities.rendering import RenderLimits, render_html, render_text, render_value
+from journey.config import Settings
 from tests.activities.helpers import assert_non_retryable, make_context
 
 
@@ -62,3 +65,83 @@ def test_sandbox_forbids_mutating_context() -> None:
     with pytest.raises(ApplicationError) as info:
         render_text("{{ vars['items'].append(2) }}", context)
     assert_non_retryable(info, TEMPLATE_ERROR)
+
+
+# ---- render caps ------------------------------------------------------------------------------
+# Each pathological template must stop with a non-retryable TemplateError naming the cap. No
+# timing is asserted: a template that escaped its cap would hang until the pytest timeout.
+
+NESTED_RANGE = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize("render", [render_text, render_html, render_value])
+def test_nested_range_template_fails_fast(render: Any) -> None:
+    with pytest.raises(ApplicationError) as info:
+        render(NESTED_RANGE, make_context())
+    assert_non_retryable(info, TEMPLATE_ERROR)
+    assert "range cap" in str(info.value)
+
+
+@pytest.mark.parametrize("render", [render_text, render_html, render_value])
+def test_huge_output_stops_at_the_size_cap(render: Any) -> None:
+    # 10,000 x 10,000 characters, printed in chunks: stops after the first 100,000.
+    source = "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}"
+    with pytest.raises(ApplicationError) as info:
+        render(source, make_context())
+    assert_non_retryable(info, TEMPLATE_ERROR)
+    assert "output size cap exceeded (100000 characters)" in str(info.value)
+
+
+def test_size_cap_is_passed_in() -> None:
+    limits = RenderLimits(max_output_chars=5)
+    context = make_context()
+    assert render_text("{{ 'abcde' }}", context, limits=limits) == "abcde"
+    with pytest.raises(ApplicationError) as info:
+        render_value({"a": ["{{ 'abcdef' }}"]}, context, limits=limits)
+    assert_non_retryable(info, TEMPLATE_ERROR)
+    assert "(5 characters)" in str(info.value)
+
+
+def test_silent_loops_stop_at_the_time_cap() -> None:
+    # Prints nothing, so only the clock inside `range` can stop it (10^8 iterations).
+    source = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(ApplicationError) as info:
+        render_text(source, make_context(), limits=RenderLimits(max_render_seconds=0.05))
+    assert_non_retryable(info, TEMPLATE_ERROR)
+    assert "render time cap exceeded" in str(info.value)
+
+
+def test_limits_follow_settings() -> None:
+    settings = Settings.model_construct(
+        template_max_output_chars=7, template_max_render_seconds=0.5
+    )
+    assert RenderLimits.from_settings(settings) == RenderLimits(7, 0.5)
+    defaults = Settings.model_fields
+    assert RenderLimits() == RenderLimits(
+        defaults["template_max_output_chars"].default,
+        defaults["template_max_render_seconds"].default,
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "cap"),
+    [
+        ("{{ 'x' * 1000000000 }}", "repetition cap"),
+        ("{{ [1, 2] * 100000 }}", "repetition cap"),
+        ("{{ 10 ** 100000000 }}", "power result exceeds"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "RecursionError"),
+    ],
+)
+def test_single_expressions_cannot_blow_up(source: str, cap: str) -> None:
+    with pytest.raises(ApplicationError) as info:
+        render_text(source, make_context())
+    assert_non_retryable(info, TEMPLATE_ERROR)
+    assert cap in str(info.value)
+
+
+def test_range_still_behaves_like_a_sequence() -> None:
+    source = (
+        "{{ range(3) | reverse | join(',') }} {{ range(5) | length }} {{ 3 in range(5) }} "
+        "{{ range(10)[2] }} {{ range(4) | sum }} {{ 'ab' * 2 }} {{ 2 ** 10 }}"
+    )
+    assert render_text(source, make_context()) == "2,1,0 5 True 2 6 abab 1024"

@@ -1,16 +1,17 @@
-"""call_webhook against the real HTTP receiver: rendering, headers and status classification."""
+"""call_webhook against the real HTTP receiver: rendering, headers and status classification.
+
+The receiver listens on 127.0.0.1, which the SSRF guard refuses unless allowlisted; these tests
+allow it explicitly (tests/activities/test_webhook_ssrf.py covers the guard itself).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
     TEMPLATE_ERROR,
@@ -18,42 +19,27 @@ from activities.contracts import (
     WEBHOOK_REJECTED,
     WEBHOOK_RESPONSE_TOO_LARGE,
     WEBHOOK_TRANSIENT,
-    CallWebhookInput,
-    CallWebhookResult,
 )
-from activities.webhook import MAX_RESPONSE_BYTES, WebhookActivities, retry_after_delay
-from tests.activities.helpers import (
-    assert_non_retryable,
-    assert_retryable,
-    make_context,
-    make_meta,
+from activities.webhook import WebhookActivities, retry_after_delay
+from tests.activities.helpers import assert_non_retryable, assert_retryable
+from tests.activities.webhook_helpers import (
+    call,
+    request,
+    webhook_activities,
+    webhook_settings,
 )
+from tests.harness.env import JourneyEnv
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.ports import free_port
 
+MAX_RESPONSE_BYTES = 4096
+
 
 @pytest_asyncio.fixture
-async def webhook() -> AsyncIterator[WebhookActivities]:
-    async with httpx.AsyncClient() as client:
-        yield WebhookActivities(client)
-
-
-def request(url: str, **overrides: Any) -> CallWebhookInput:
-    values: dict[str, Any] = {
-        "meta": make_meta(),
-        "method": "POST",
-        "url": url,
-        "headers": {"X-Plan": "{{ user.attributes.plan }}"},
-        "body": {"user": "{{ user.id }}", "plan": "{{ user.attributes.plan }}", "n": 1},
-        "request_timeout_seconds": 5.0,
-        "context": make_context(),
-    }
-    values.update(overrides)
-    return CallWebhookInput.model_validate(values)
-
-
-async def call(webhook: WebhookActivities, req: CallWebhookInput) -> CallWebhookResult:
-    return await ActivityEnvironment().run(webhook.call_webhook, req)
+async def webhook(journey_env: JourneyEnv) -> AsyncIterator[WebhookActivities]:
+    settings = webhook_settings(journey_env.settings, webhook_max_response_bytes=MAX_RESPONSE_BYTES)
+    async with webhook_activities(settings) as activities:
+        yield activities
 
 
 async def test_renders_and_posts_json_with_webhook_id(

@@ -86,6 +86,8 @@ def build_settings(
         # tansu holds a group join for half the session timeout; keep test joins short.
         "kafka_session_timeout_ms": 3000,
         "kafka_heartbeat_interval_ms": 1000,
+        # The HTTP receiver listens on 127.0.0.1, which the webhook SSRF guard refuses.
+        "webhook_allowlist": ["127.0.0.1"],
     }
     values.update(overrides)
     return IsolatedSettings(_env_file=None, **values)

@@ -55,11 +55,11 @@ from journey.db.models.workflows import (
 __all__ = [
     "DELIVERY_KINDS",
     "DELIVERY_OUTCOMES",
-    "Delivery",
     "EXECUTION_STATUSES",
     "NAMING_CONVENTION",
     "WORKFLOW_STATUSES",
     "DailyMetric",
+    "Delivery",
     "LifecycleEvent",
     "Trigger",
     "TriggerExecution",
