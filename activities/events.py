@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from temporalio import activity
 
 from activities.contracts import EMIT_EVENT, EmitEventInput, EmitEventResult
-from activities.rendering import render_text, render_value
+from activities.rendering import RenderLimits, render_text, render_value
 from journey.config import Settings
 from journey.kafka import produce_json
 from journey.ledger import Ledger
@@ -44,6 +44,7 @@ class EventActivities:
         self._settings = settings
         self._producer = producer
         self._ledger = ledger
+        self._limits = RenderLimits.from_settings(settings)
 
     @activity.defn(name=EMIT_EVENT)
     async def emit_event(self, request: EmitEventInput) -> EmitEventResult:
@@ -54,10 +55,10 @@ class EventActivities:
         event_id = event_id_for(meta.effect_key)
         envelope: dict[str, Any] = {
             "id": event_id,
-            "type": render_text(request.event_type, request.context),
+            "type": render_text(request.event_type, request.context, limits=self._limits),
             "user_id": meta.user_id,
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "properties": render_value(request.payload, request.context)
+            "properties": render_value(request.payload, request.context, limits=self._limits)
             if request.payload is not None
             else {},
         }

@@ -38,7 +38,7 @@ from activities.contracts import (
     UpdateAttributesResult,
     UserSnapshot,
 )
-from activities.rendering import render_value
+from activities.rendering import RenderLimits, render_value
 from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
 from journey.db.engine import SessionFactory
 from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
@@ -67,20 +67,21 @@ def _locked_user(session: Session, user_id: str) -> User:
     return user
 
 
-def _rendered_operation(operation: Any, context: Any) -> Any:
+def _rendered_operation(operation: Any, context: Any, limits: RenderLimits | None) -> Any:
     """Templates may appear in values ("{{ event.properties.plan }}"), never in paths or ops."""
     if not isinstance(operation, dict):
         return operation
     rendered = dict(operation)
     for field in ("value", "by"):
         if field in rendered:
-            rendered[field] = render_value(rendered[field], context)
+            rendered[field] = render_value(rendered[field], context, limits=limits)
     return rendered
 
 
 class ProfileActivities:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(self, session_factory: SessionFactory, limits: RenderLimits | None = None) -> None:
         self._session_factory = session_factory
+        self._limits = limits
 
     @activity.defn(name=LOAD_USER)
     def load_user(self, request: LoadUserInput) -> UserSnapshot | None:
@@ -103,7 +104,9 @@ class ProfileActivities:
     @activity.defn(name=UPDATE_ATTRIBUTES)
     def update_attributes(self, request: UpdateAttributesInput) -> UpdateAttributesResult:
         # Render first: a template error must not leave a transaction (or a lock) open.
-        operations = [_rendered_operation(op, request.context) for op in request.operations]
+        operations = [
+            _rendered_operation(op, request.context, self._limits) for op in request.operations
+        ]
         meta = request.meta
         with self._session_factory() as session:
             recorded = Ledger.lookup_in(session, meta.effect_key)

@@ -18,6 +18,7 @@ from activities.contracts import ACTION_ACTIVITY_NAMES
 from activities.email import EmailActivities
 from activities.events import EventActivities
 from activities.profiles import ProfileActivities
+from activities.rendering import RenderLimits
 from activities.webhook import WebhookActivities
 from journey.config import Settings
 from journey.db.engine import SessionFactory
@@ -38,7 +39,7 @@ def build_action_activities(
     producer: Producer,
 ) -> list[Callable[..., Any]]:
     """Every action activity, bound to its dependencies. The caller owns `http` and `producer`."""
-    profiles = ProfileActivities(session_factory)
+    profiles = ProfileActivities(session_factory, RenderLimits.from_settings(settings))
     found: list[Callable[..., Any]] = [
         profiles.load_user,
         profiles.update_attributes,

@@ -160,7 +160,9 @@ def _render(
             type=TEMPLATE_ERROR,
             non_retryable=True,
         ) from exc
-    except (TemplateError, RecursionError) as exc:
+    except (TemplateError, RecursionError, ArithmeticError, TypeError, ValueError) as exc:
+        # Rendering is pure: `{{ 1/0 }}` or `{{ 'a' + 1 }}` fails the same way on every
+        # attempt, so it is a permanent TemplateError, not something to retry.
         raise template_error(source, exc) from exc
 
 

@@ -52,6 +52,9 @@ def test_render_html_escapes_substituted_values_but_not_the_template() -> None:
         "{% if %}",  # syntax error
         "{{ user.__class__.__mro__ }}",  # sandbox
         "{{ vars.items.append(1) }}",
+        "{{ 1 / 0 }}",  # deterministic data errors fail the same way on every attempt
+        "{{ 'a' + 1 }}",
+        "{{ '%d' % 'x' }}",
     ],
 )
 def test_template_errors_are_non_retryable(source: str) -> None:
