@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
@@ -31,6 +32,7 @@ from activities.contracts import (
     LOAD_USER,
     UNKNOWN_USER,
     UPDATE_ATTRIBUTES,
+    ActionMeta,
     LifecycleTransitionInput,
     LifecycleTransitionResult,
     LoadUserInput,
@@ -78,6 +80,14 @@ def _rendered_operation(operation: Any, context: Any, limits: RenderLimits | Non
     return rendered
 
 
+def _record(session: Session, meta: ActionMeta, kind: str, outcome: str, result: BaseModel) -> None:
+    """Add the effect to the ledger in the same transaction as the change it records."""
+    Ledger.add_in(
+        session, meta.effect_key, kind=kind, outcome=outcome,
+        result=result.model_dump(mode="json"), **meta.origin(),
+    )  # fmt: skip
+
+
 class ProfileActivities:
     def __init__(self, session_factory: SessionFactory, limits: RenderLimits | None = None) -> None:
         self._session_factory = session_factory
@@ -117,10 +127,7 @@ class ProfileActivities:
             user.attributes = updated  # a new object, so the change is detected
             session.add(user)
             result = UpdateAttributesResult(attributes=updated)
-            Ledger.add_in(
-                session, meta.effect_key, kind="update_attributes", outcome="delivered",
-                result=result.model_dump(mode="json"), **meta.origin(),
-            )  # fmt: skip
+            _record(session, meta, "update_attributes", "delivered", result)
             session.commit()
             return result
 
@@ -144,10 +151,7 @@ class ProfileActivities:
                 unchanged = LifecycleTransitionResult(
                     from_stage=from_stage, to_stage=request.stage, changed=False
                 )
-                Ledger.add_in(
-                    session, meta.effect_key, kind="lifecycle_transition", outcome="noop",
-                    result=unchanged.model_dump(mode="json"), **meta.origin(),
-                )  # fmt: skip
+                _record(session, meta, "lifecycle_transition", "noop", unchanged)
                 session.commit()
                 return unchanged
             execution_id = session.exec(
@@ -187,9 +191,6 @@ class ProfileActivities:
             changed = LifecycleTransitionResult(
                 from_stage=from_stage, to_stage=request.stage, changed=True
             )
-            Ledger.add_in(
-                session, meta.effect_key, kind="lifecycle_transition", outcome="delivered",
-                result=changed.model_dump(mode="json"), **meta.origin(),
-            )  # fmt: skip
+            _record(session, meta, "lifecycle_transition", "delivered", changed)
             session.commit()
             return changed
