@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -25,6 +26,7 @@ from journey.db.engine import SessionFactory, create_db_engine, make_session_fac
 from journey.db.models import User
 from journey.kafka import ensure_topics
 from tests.harness.env import JourneyEnv
+from tests.workflows.processes import WorkerProcesses
 from worker import journey_worker
 from workflows.journey import JourneyWorkflow
 from workflows.models import JourneyInput, JourneyResult, JourneySnapshot
@@ -143,3 +145,13 @@ async def skipping_runner(
         now=time_skipping_env.get_current_time,
     ):
         yield runner
+
+
+@pytest.fixture
+def worker_processes(journey_env: JourneyEnv, tmp_path: Path) -> Iterator[WorkerProcesses]:
+    """Real `journey worker` processes for tests that kill them; none outlives the test."""
+    processes = WorkerProcesses(journey_env.settings, tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.kill_all()

@@ -9,10 +9,18 @@ effect key. Only one may win, and the journey still completes.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
 from typing import Any
 
+from sqlmodel import select
+
+from journey.config import Settings
+from journey.db.engine import create_db_engine, make_session_factory
+from journey.db.models import Delivery
+from tests.harness.env import JourneyEnv
 from tests.workflows.conftest import JourneyRunner
+from tests.workflows.processes import WorkerProcesses, seed_user, start_run, user_attributes
 
 INCREMENT_ONCE = {
     "name": "increment once",
@@ -40,8 +48,9 @@ async def test_an_increment_whose_attempt_timed_out_is_applied_once(
     journey_runner: JourneyRunner,
 ) -> None:
     journey_runner.seed_user("u1", attributes={"logins": 0})
-    database = journey_runner.env.settings.resolved_database_url.removeprefix("sqlite:///")
-    blocker = sqlite3.connect(database, isolation_level=None, timeout=30)
+    blocker = sqlite3.connect(
+        database_path(journey_runner.env.settings), isolation_level=None, timeout=30
+    )
     try:
         blocker.execute("BEGIN IMMEDIATE")  # take the write lock
         handle = await journey_runner.start(INCREMENT_ONCE)
@@ -54,3 +63,46 @@ async def test_an_increment_whose_attempt_timed_out_is_applied_once(
     assert result.outcome == "completed"
     assert journey_runner.user("u1").attributes == {"logins": 1}
     assert [step.node_id for step in result.step_log] == ["count", "fin"]
+
+
+async def test_a_worker_killed_after_its_increment_does_not_apply_it_again(
+    journey_env: JourneyEnv, worker_processes: WorkerProcesses
+) -> None:
+    settings = journey_env.settings
+    seed_user(settings, "u1")
+    first = await worker_processes.start()
+    blocker = sqlite3.connect(database_path(settings), isolation_level=None, timeout=30)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        handle = await start_run(journey_env, INCREMENT_ONCE)
+        await wait_for_attempt(handle, 2)  # attempt 1 timed out server-side, still blocked
+    finally:
+        blocker.execute("ROLLBACK")  # attempt 1 now commits its increment and ledger row
+        blocker.close()
+    await wait_for_delivery(settings, "count")
+    first.send_signal(signal.SIGKILL)  # after the increment, whatever Temporal heard of it
+    await asyncio.to_thread(first.wait, 10)
+
+    await worker_processes.start()
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.outcome == "completed"
+    assert [step.node_id for step in result.step_log] == ["count", "fin"]
+    assert user_attributes(settings, "u1") == {"logins": 1}
+
+
+def database_path(settings: Settings) -> str:
+    return settings.resolved_database_url.removeprefix("sqlite:///")
+
+
+async def wait_for_delivery(settings: Settings, node_id: str) -> None:
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        for _ in range(600):
+            with make_session_factory(engine)() as session:
+                found = session.exec(select(Delivery).where(Delivery.node_id == node_id)).first()
+            if found is not None:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no delivery recorded for {node_id}")
