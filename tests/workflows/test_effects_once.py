@@ -106,3 +106,63 @@ async def wait_for_delivery(settings: Settings, node_id: str) -> None:
     finally:
         engine.dispose()
     raise AssertionError(f"no delivery recorded for {node_id}")
+
+
+ONE_EMAIL = {
+    "name": "email once",
+    "start": "welcome",
+    "nodes": [
+        {"id": "welcome", "type": "email", "to": "{{ user.email }}", "subject": "Welcome",
+         "text": "Hello", "timeout": "PT2S",
+         "retry": {"initial_interval": "PT1S", "maximum_interval": "PT1S"}, "next": "fin"},
+        {"id": "fin", "type": "end"},
+    ],
+}  # fmt: skip
+
+
+async def test_a_worker_killed_after_a_recorded_send_does_not_send_again(
+    journey_env: JourneyEnv, worker_processes: WorkerProcesses
+) -> None:
+    """The send happens, Temporal gives up on that attempt, then the send is recorded and the
+    worker is killed: the retry on a new worker must find the record instead of re-sending."""
+    settings, smtp = journey_env.settings, journey_env.smtp_server
+    seed_user(settings, "u1")
+    first = await worker_processes.start()
+    blocker = sqlite3.connect(database_path(settings), isolation_level=None, timeout=30)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the ledger write after the send will wait
+        handle = await start_run(journey_env, ONE_EMAIL)
+        await smtp.wait_for(1, timeout=60)  # sent; the attempt is now stuck recording it
+        first.send_signal(signal.SIGSTOP)
+        await wait_for_attempt(handle, 2)  # Temporal timed attempt 1 out
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        first.send_signal(signal.SIGCONT)
+    await wait_for_delivery(settings, "welcome")  # attempt 1 recorded its send
+    first.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(first.wait, 10)
+
+    await worker_processes.start()
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.outcome == "completed"
+    assert len(smtp.messages) == 1
+    history = await handle.fetch_history()
+    completed = [
+        e for e in history.events if e.HasField("activity_task_completed_event_attributes")
+    ]
+    scheduled = {
+        e.event_id: e for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }  # fmt: skip
+    started = {
+        e.event_id: e.activity_task_started_event_attributes.attempt for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    }  # fmt: skip
+    email_attempts = [
+        started[c.activity_task_completed_event_attributes.started_event_id]
+        for c in completed
+        if scheduled[c.activity_task_completed_event_attributes.scheduled_event_id]
+        .activity_task_scheduled_event_attributes.activity_type.name == "journey.send_email"
+    ]  # fmt: skip
+    assert email_attempts and email_attempts[0] >= 2  # a retry ran, and it did not send
