@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     # REST gateway.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Bearer auth: HS256 JWTs signed with this secret (a `role` claim), or static API keys
+    # mapped to roles: JOURNEY_API_KEYS='{"key-for-crm": "operator"}'. Turning auth off takes
+    # JOURNEY_AUTH_DISABLED=true and logs a warning at every start.
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_minutes: int = Field(default=60, gt=0)
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    auth_disabled: bool = False
+    # Requests per minute per token (429 with Retry-After beyond it); 0 turns the limit off.
+    api_rate_limit_per_minute: int = Field(default=600, ge=0)
+    api_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     # Examples loaded into the database by `journey dev`.
     examples_dir: Path = Path("examples")
