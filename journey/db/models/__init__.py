@@ -31,7 +31,9 @@ Deliberate deviations from the seed:
 - The GIN and partial indexes exist on SQLite too, as ordinary (partial) B-tree indexes, so both
   databases carry the same set of index names.
 
-Added after the seed: `deliveries`, the effect ledger of journey actions (migration 0002).
+Added after the seed: `deliveries`, the effect ledger of journey actions (migration 0002);
+`workflow_versions`, `audit_log` and `workflow_executions.idempotency_key` for the REST
+gateway (migration 0003).
 
 Not in scope here: the seed's partitioning (lifecycle_events, trigger_executions, metrics_daily)
 and its retention and backup policies, which are operational concerns for a later migration.
@@ -42,6 +44,7 @@ from __future__ import annotations
 from journey.db.models._base import NAMING_CONVENTION
 from journey.db.models.deliveries import DELIVERY_KINDS, DELIVERY_OUTCOMES, Delivery
 from journey.db.models.events import DailyMetric, LifecycleEvent
+from journey.db.models.gateway import AuditEntry, WorkflowVersion
 from journey.db.models.users import User, UserLifecycleHistory, UserSegment, UserSegmentMembership
 from journey.db.models.workflows import (
     EXECUTION_STATUSES,
@@ -58,6 +61,7 @@ __all__ = [
     "EXECUTION_STATUSES",
     "NAMING_CONVENTION",
     "WORKFLOW_STATUSES",
+    "AuditEntry",
     "DailyMetric",
     "Delivery",
     "LifecycleEvent",
@@ -69,4 +73,5 @@ __all__ = [
     "UserSegmentMembership",
     "Workflow",
     "WorkflowExecution",
+    "WorkflowVersion",
 ]

@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Index, String, Text, Uuid, text, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Index,
+    String,
+    Text,
+    Uuid,
+    text,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from journey.db.models._base import descending, in_list, json_object, stage_list, timestamp, uuid_pk
@@ -52,6 +61,7 @@ class WorkflowExecution(SQLModel, table=True):
         Index("idx_executions_workflow", "workflow_id", descending("started_at")),
         Index("idx_executions_user", "user_id", descending("started_at")),
         Index("idx_executions_status", "status", descending("started_at")),
+        Index("uq_executions_idempotency", "workflow_id", "idempotency_key", unique=True),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -70,6 +80,8 @@ class WorkflowExecution(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error_message: str | None = Field(default=None, sa_type=Text)
     updated_at: datetime | None = timestamp(on_update=True)
+    # `Idempotency-Key` of the start request: a repeat returns this execution.
+    idempotency_key: str | None = Field(default=None, sa_type=String(255))
 
 
 class Trigger(SQLModel, table=True):
