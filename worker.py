@@ -17,6 +17,7 @@ from confluent_kafka import Producer
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.executions import ExecutionActivities
 from activities.journeys import JourneyActivities
 from activities.registry import activity_name, build_action_activities
 from activities.stack_check import StackCheckActivities
@@ -45,6 +46,7 @@ def build_activities(
         ),
         JourneyActivities(session_factory).load_journey,
         StackCheckActivities(session_factory).record_stack_check,
+        ExecutionActivities(session_factory).record_execution_outcome,
     ]
 
 

@@ -8,6 +8,7 @@ the Temporal workflow sandbox re-imports it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -197,3 +198,24 @@ class EmitEventResult(BaseModel):
     topic: str
     partition: int
     offset: int
+
+
+# ---- record_execution_outcome -----------------------------------------------------------------
+
+RECORD_EXECUTION_OUTCOME = "journey.record_execution_outcome"
+
+
+class ExecutionOutcomeInput(BaseModel):
+    """How a run ended, for the `workflow_executions` mirror. Sent by the run itself, so runs
+    started outside the API (triggers, the Temporal client) are mirrored too."""
+
+    workflow_id: str
+    run_id: str
+    journey_id: str
+    journey_version: str
+    user_id: str
+    status: Literal["completed", "failed", "cancelled"]
+    outcome: str | None = None
+    error_message: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    finished_at: datetime

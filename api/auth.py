@@ -2,10 +2,14 @@
 
 Tokens are HS256 JWTs signed with `jwt_secret` (claims `sub`, `role`, `exp`) or static API keys
 mapped to roles in settings. Roles are ordered: viewer < operator < editor < admin.
+Authenticating also charges the caller's rate limit (api/ratelimit.py), so every protected route
+is limited per token without each router having to remember it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -17,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.deps import StateDep
+from api.ratelimit import enforce_rate_limit
 from journey.config import Settings
 
 log = logging.getLogger(__name__)
@@ -41,9 +46,13 @@ class AuthError(HTTPException):
         super().__init__(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": "Bearer"})
 
 
+class MissingSecret(RuntimeError):
+    """Raised by `create_token` when no JWT secret is configured (the CLI reports it)."""
+
+
 def _secret(settings: Settings) -> str:
     if settings.jwt_secret is None:
-        raise RuntimeError("JOURNEY_JWT_SECRET is not set")
+        raise MissingSecret("JOURNEY_JWT_SECRET is not set")
     return settings.jwt_secret.get_secret_value()
 
 
@@ -51,24 +60,33 @@ def create_token(
     settings: Settings, *, subject: str, role: Role, ttl: timedelta | None = None
 ) -> str:
     now = datetime.now(UTC)
-    claims = {
-        "sub": subject,
-        "role": role.name,
-        "iat": now,
-        "exp": now + (ttl or timedelta(minutes=settings.jwt_ttl_minutes)),
-    }
+    lifetime = timedelta(minutes=settings.jwt_ttl_minutes) if ttl is None else ttl
+    claims = {"sub": subject, "role": role.name, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
+
+
+def _api_key_principal(settings: Settings, token: str) -> Principal | None:
+    """The principal of a configured API key, compared in constant time.
+
+    The subject is a fingerprint of the key, never a prefix of it: subjects end up in the audit
+    log and key the rate limit, so they must neither leak the key nor collide between keys.
+    """
+    for key, role_name in settings.api_keys.items():
+        if hmac.compare_digest(key.encode(), token.encode()):
+            if role_name not in Role.__members__:
+                raise AuthError("API key is mapped to an unknown role")
+            fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+            return Principal(
+                subject=f"api-key:{fingerprint}", role=Role[role_name], token_kind="api_key"
+            )
+    return None
 
 
 def principal_for(settings: Settings, token: str) -> Principal:
     """Who a bearer token belongs to; AuthError for anything not valid."""
-    if token in settings.api_keys:
-        role_name = settings.api_keys[token]
-        if role_name not in Role.__members__:
-            raise AuthError("API key is mapped to an unknown role")
-        return Principal(
-            subject=f"api-key:{token[:4]}…", role=Role[role_name], token_kind="api_key"
-        )
+    principal = _api_key_principal(settings, token)
+    if principal is not None:
+        return principal
     if settings.jwt_secret is None:
         raise AuthError("invalid token")
     try:
@@ -85,20 +103,48 @@ def principal_for(settings: Settings, token: str) -> Principal:
     return Principal(subject=str(claims["sub"]), role=Role[role_claim], token_kind="jwt")
 
 
+def log_auth_warnings(settings: Settings) -> None:
+    """Called at every start, so an unprotected or unusable gateway never goes unnoticed."""
+    if settings.auth_disabled:
+        log.warning(
+            "authentication is DISABLED (JOURNEY_AUTH_DISABLED=true): every request is "
+            "treated as admin; never run like this outside a laptop"
+        )
+    elif settings.jwt_secret is None and not settings.api_keys:
+        log.warning(
+            "neither JOURNEY_JWT_SECRET nor JOURNEY_API_KEYS is set: every protected route "
+            "will answer 401 (only /health and the docs are usable)"
+        )
+
+
 _bearer = HTTPBearer(auto_error=False, description="A JWT or an API key")
 
 
-def current_principal(
+def _client_ip(request: Request) -> str:
+    return f"ip:{request.client.host}" if request.client else "ip:unknown"
+
+
+async def current_principal(
     request: Request,
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if state.settings.auth_disabled:
+    """Async on purpose: no I/O happens here, so it needs no worker thread per request."""
+    settings = state.settings
+    if settings.auth_disabled:
         principal = Principal(subject="anonymous", role=Role.admin, token_kind="anonymous")
+        enforce_rate_limit(request, settings, _client_ip(request))
     elif credentials is None or credentials.scheme.lower() != "bearer":
+        # Failed attempts are limited per client address, which slows down key guessing.
+        enforce_rate_limit(request, settings, _client_ip(request))
         raise AuthError("missing bearer token")
     else:
-        principal = principal_for(state.settings, credentials.credentials)
+        try:
+            principal = principal_for(settings, credentials.credentials)
+        except AuthError:
+            enforce_rate_limit(request, settings, _client_ip(request))
+            raise
+        enforce_rate_limit(request, settings, principal.subject)
     request.state.principal = principal
     return principal
 
@@ -109,7 +155,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 def require_role(role: Role) -> Any:
     """A route dependency: 401 without a valid token, 403 below `role`."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role < role:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -7,8 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.audit import AuditMiddleware
+from api.auth import log_auth_warnings
 from api.deps import AppState
-from api.routes import health
+from api.errors import install_error_handlers
+from api.routes import audit, executions, health, runs, workflows
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.temporal_client import connect_client
@@ -18,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
+        log_auth_warnings(resolved)
         engine = create_db_engine(resolved.resolved_database_url, echo=resolved.database_echo)
         # Lazy: the gateway starts, and /health reports Temporal down, while Temporal is away.
         client = await connect_client(resolved, lazy=True)
@@ -38,5 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
+    app.add_middleware(AuditMiddleware)
     app.include_router(health.router)
+    app.include_router(executions.router)
+    app.include_router(runs.router)
+    app.include_router(audit.router)
+    app.include_router(workflows.router)
     return app

@@ -18,7 +18,9 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 events_app = typer.Typer(no_args_is_help=True, help="Customer events on Kafka.")
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the REST gateway.")
 app.add_typer(events_app, name="events")
+app.add_typer(token_app, name="token")
 
 
 @app.command()
@@ -139,6 +141,37 @@ def events_send(
     typer.echo(
         f"sent {envelope.type} {envelope.id} to {settings.kafka_events_topic}[{partition}]@{offset}"
     )
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, operator, editor or admin.")],
+    subject: Annotated[
+        str, typer.Option(help="Who the token is for (the audit log's actor).")
+    ] = "cli",
+    ttl_minutes: Annotated[
+        int | None, typer.Option(min=1, help="Lifetime; JOURNEY_JWT_TTL_MINUTES by default.")
+    ] = None,
+) -> None:
+    """Print a signed JWT for ROLE (signed with JOURNEY_JWT_SECRET)."""
+    from datetime import timedelta
+
+    from api.auth import Role, create_token
+
+    settings = get_settings()
+    if role not in Role.__members__:
+        known = ", ".join(Role.__members__)
+        typer.echo(f"journey token create: unknown role {role!r}; use one of {known}", err=True)
+        raise typer.Exit(2)
+    if settings.jwt_secret is None:
+        typer.echo(
+            "journey token create: JOURNEY_JWT_SECRET is not set; set it to the gateway's "
+            f"secret (for `journey dev`: the file {settings.data_dir / 'jwt-secret'})",
+            err=True,
+        )
+        raise typer.Exit(1)
+    ttl = timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
+    typer.echo(create_token(settings, subject=subject, role=Role[role], ttl=ttl))
 
 
 @app.command("validate")

@@ -17,6 +17,7 @@ from dsl.validation import validate_journey
 from journey.config import Settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.db.models import Workflow
+from journey.definitions import create_workflow
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,9 @@ def load_examples(settings: Settings) -> LoadResult:
             for document in documents:
                 if document.name in existing:
                     continue
-                session.add(
-                    Workflow(
-                        name=document.name,
-                        description=document.description,
-                        definition=document.model_dump(
-                            mode="json", by_alias=True, exclude_none=True
-                        ),
-                        lifecycle_stages=[str(stage) for stage in document.lifecycle_stages],
-                        status="active",
-                    )
-                )
+                # Active, so `make run` users can start them right away.
+                create_workflow(session, document=document, created_by="examples", status="active")
                 added += 1
-            session.commit()
             total = len(session.exec(select(Workflow.id)).all())
     finally:
         engine.dispose()

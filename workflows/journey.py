@@ -14,9 +14,16 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LOAD_USER, LoadUserInput, UserSnapshot
+    from activities.contracts import (
+        LOAD_USER,
+        RECORD_EXECUTION_OUTCOME,
+        ExecutionOutcomeInput,
+        LoadUserInput,
+        UserSnapshot,
+    )
     from workflows import search_attributes as sa
     from workflows.context import ActionExhausted, RunContext
     from workflows.models import (
@@ -28,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.registry import WAITING_TYPES, handler_for
 
 CARRIED_STEP_LOG = 200
+# Recorded in new runs; older histories replay without the end-of-run mirror activity.
+MIRROR_PATCH = "mirror-execution-outcome"
 
 
 @workflow.defn(name="journey.Journey")
@@ -62,6 +71,25 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, request: JourneyInput) -> JourneyResult:
+        """Interpret the journey, then mirror how it ended into `workflow_executions`.
+
+        Not on continue-as-new: the run goes on under the same workflow id. The mirror is
+        behind a patch so histories recorded before it replay without the extra activity.
+        """
+        try:
+            result = await self._interpret(request)
+        except workflow.ContinueAsNewError:
+            raise
+        except BaseException as err:
+            if is_cancelled_exception(err):
+                await self._mirror("cancelled", None)
+            elif isinstance(err, FailureError):  # other errors fail the task, not the run
+                await self._mirror("failed", str(err))
+            raise
+        await self._mirror("completed", None)
+        return result
+
+    async def _interpret(self, request: JourneyInput) -> JourneyResult:
         ctx = self._ctx
         if request.carried is None:
             create = request.create_profile or request.journey.document.create_missing_profile
@@ -181,6 +209,35 @@ class JourneyWorkflow:
             workflow.upsert_search_attributes([sa.CURRENT_NODE.value_set(current)])
         waiting = f"; waiting for {ctx.waiting_for}" if ctx.waiting_for else ""
         workflow.set_current_details(f"{ctx.document.name}: at {current}{waiting}")
+
+    async def _mirror(self, status: str, error: str | None) -> None:
+        """Report the end of the run. Called after catching cancellation, which Temporal
+        allows: new commands still run. A mirror that keeps failing must not fail the run."""
+        if not workflow.patched(MIRROR_PATCH):
+            return
+        ctx, info = self._ctx, workflow.info()
+        outcome = ExecutionOutcomeInput(
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            journey_id=ctx.journey.journey_id,
+            journey_version=ctx.journey.version,
+            user_id=ctx.user_id,
+            status=status,
+            outcome=ctx.outcome if status != "failed" else None,
+            error_message=error,
+            variables=ctx.variables,
+            finished_at=workflow.now(),
+        )
+        try:
+            await workflow.execute_activity(
+                RECORD_EXECUTION_OUTCOME,
+                outcome,
+                start_to_close_timeout=timedelta(seconds=15),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+                summary="mirror the run's end into workflow_executions",
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("could not mirror the run's end: %s", exc.cause or exc)
 
     def _finish(self, outcome: str) -> None:
         self._ctx.outcome = outcome

@@ -6,6 +6,7 @@ Exit codes: 0 after Ctrl-C/SIGTERM or a passing smoke run, 1 when a component fa
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +19,8 @@ from journey.dev.stack import DevStack
 from journey.runtime import stop_event_on_signals
 
 console = Console(highlight=False, soft_wrap=True)
+# Long enough for a working day with the stack up; `journey token create` makes more.
+DEV_TOKEN_TTL = timedelta(hours=12)
 
 
 def _report(component: str, detail: str) -> None:
@@ -39,10 +42,26 @@ def banner(settings: Settings) -> Panel:
         "",
         "Send an example event (in another terminal):",
         f"  .venv/bin/{send}",
-        "",
-        "Ctrl-C stops everything.",
     ]
     return Panel("\n".join(lines), title="Journey is running", border_style="green")
+
+
+def token_lines(settings: Settings) -> list[str]:
+    """The admin token and a curl using it, printed outside the panel so nothing wraps them."""
+    from api.auth import Role, create_token
+
+    if settings.auth_disabled:
+        return ["Auth is DISABLED (JOURNEY_AUTH_DISABLED=true): no token needed.", ""]
+    token = create_token(settings, subject="dev-admin", role=Role.admin, ttl=DEV_TOKEN_TTL)
+    hours = int(DEV_TOKEN_TTL.total_seconds() // 3600)
+    return [
+        f"Admin token (valid {hours} h; more with `journey token create --role ROLE`,",
+        f"JOURNEY_JWT_SECRET is in {settings.data_dir}/jwt-secret unless you set it):",
+        f"  {token}",
+        "Try it:",
+        f'  curl -H "Authorization: Bearer {token}" {settings.api_url}/api/workflows',
+        "",
+    ]
 
 
 async def _race(work: asyncio.Future[Any], stop: asyncio.Event) -> bool:
@@ -67,7 +86,10 @@ async def run_dev(settings: Settings, *, smoke: bool = False) -> int:
             return 0
         if smoke:
             return _summarise(await run_smoke(stack))
-        console.print(banner(settings))
+        console.print(banner(stack.settings))
+        for line in token_lines(stack.settings):
+            console.print(line, markup=False)
+        console.print("Ctrl-C stops everything.")
         crash = asyncio.ensure_future(stack.wait_for_crash())
         if await _race(crash, stop):
             child = crash.result()

