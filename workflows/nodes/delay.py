@@ -9,6 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from dsl.conditions import resolve_field
+    from dsl.durations import format_duration
     from dsl.nodes.delay import next_allowed_local_time, resolve_timezone
     from workflows.context import RunContext
 
@@ -29,7 +30,7 @@ def _parse_instant(value: Any) -> datetime | None:
 def wake_time(node: Any, ctx: RunContext) -> tuple[datetime, str]:
     now = ctx.now()
     if node.duration is not None:
-        return now + node.duration, f"for {node.duration}"
+        return now + node.duration, f"for {format_duration(node.duration)}"
     if node.until_field is not None:
         found, value = resolve_field(node.until_field, ctx.condition_context())
         instant = _parse_instant(value) if found else None

@@ -11,6 +11,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from dsl.durations import format_duration
     from workflows.context import RunContext
 
 
@@ -23,7 +24,7 @@ async def run(node: Any, ctx: RunContext) -> str | None:
             found.append(event)
         return bool(found)
 
-    ctx.wait_reason(f"event {node.event_type} (timeout {node.timeout})")
+    ctx.wait_reason(f"event {node.event_type} (timeout {format_duration(node.timeout)})")
     try:
         await workflow.wait_condition(
             arrived, timeout=node.timeout, timeout_summary=f"{node.id}: {node.event_type}"
