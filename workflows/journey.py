@@ -139,6 +139,7 @@ class JourneyWorkflow:
                 ctx.finish(entry, "error", exhausted.reason)
                 next_id = getattr(node, "on_error", None)
             except asyncio.CancelledError:
+                ctx.waiting_for = None
                 ctx.finish(entry, "cancelled")
                 raise
             except Exception as err:

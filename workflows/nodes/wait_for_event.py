@@ -25,12 +25,14 @@ async def run(node: Any, ctx: RunContext) -> str | None:
         return bool(found)
 
     ctx.wait_reason(f"event {node.event_type} (timeout {format_duration(node.timeout)})")
+    # No `finally`: an evicted run's coroutine is closed outside the workflow loop, where the
+    # workflow API must not be called; a cancelled wait is cleared by the step runner.
     try:
         await workflow.wait_condition(
             arrived, timeout=node.timeout, timeout_summary=f"{node.id}: {node.event_type}"
         )
     except TimeoutError:
-        return str(node.on_timeout)
-    finally:
         ctx.wait_reason(None)
+        return str(node.on_timeout)
+    ctx.wait_reason(None)
     return str(node.on_event)
