@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
@@ -24,6 +24,13 @@ from dsl.events import EventEnvelope
 from journey import executions
 from journey.db.models import EXECUTION_STATUSES, WorkflowExecution
 from workflows.models import JourneyState
+
+EVENT_EXAMPLES = {
+    "activated": {
+        "summary": "the event a run waits for",
+        "value": {"type": "activated", "user_id": "ada", "properties": {"source": "app"}},
+    }
+}
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 QUERY_TIMEOUT = 5.0
@@ -122,7 +129,9 @@ async def cancel_execution(execution_id: uuid.UUID, state: StateDep) -> Executio
     dependencies=[require_role(Role.operator)],
 )
 async def deliver_event(
-    execution_id: uuid.UUID, event: EventEnvelope, state: StateDep
+    execution_id: uuid.UUID,
+    event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)],
+    state: StateDep,
 ) -> dict[str, str]:
     """Signal one event to one run, bypassing triggers (the run decides what it waits for)."""
     row = _row(state, execution_id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from journey.db.models import WorkflowExecution
 from workflows.models import StepLogEntry
@@ -15,6 +15,18 @@ from workflows.models import StepLogEntry
 class StartRequest(BaseModel):
     """`POST /api/workflows/{id}/start`: whom to run the journey's current version for."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "ada",
+                    "variables": {"plan": "pro"},
+                    "entry_event": {"id": "evt-1", "type": "signup", "user_id": "ada"},
+                }
+            ]
+        }
+    )
+
     user_id: str = Field(min_length=1, max_length=255)
     variables: dict[str, Any] = Field(default_factory=dict)
     entry_event: dict[str, Any] | None = None
@@ -22,6 +34,25 @@ class StartRequest(BaseModel):
 
 class ExecuteRequest(StartRequest):
     """`POST /api/workflows/execute`: an inline (unsaved) document, run once for a user."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "ada",
+                    "document": {
+                        "name": "Say hello",
+                        "start": "hello",
+                        "nodes": [
+                            {"id": "hello", "type": "email", "to": "{{ user.email }}",
+                             "subject": "Hello", "text": "Hi there", "next": "done"},
+                            {"id": "done", "type": "end", "outcome": "greeted"},
+                        ],
+                    },
+                }
+            ]
+        }
+    )  # fmt: skip
 
     document: dict[str, Any]
 
