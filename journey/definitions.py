@@ -99,6 +99,14 @@ def create_workflow(
     _mirror(row, document)
     session.add(row)
     session.flush()
+    _add_version(session, row, created_by)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def _add_version(session: Session, row: Workflow, created_by: str | None) -> None:
+    """The immutable copy of the row's current document, under its version."""
     session.add(
         WorkflowVersion(
             workflow_id=row.id,
@@ -107,9 +115,6 @@ def create_workflow(
             created_by=created_by,
         )
     )
-    session.commit()
-    session.refresh(row)
-    return row
 
 
 def get_workflow(session: Session, *, workflow_id: uuid.UUID) -> Workflow | None:
@@ -170,21 +175,15 @@ def update_workflow(
     row.version = bump_version(row.version, bump)
     _mirror(row, document)
     session.add(row)
-    session.add(
-        WorkflowVersion(
-            workflow_id=row.id,
-            version=row.version,
-            definition=row.definition,
-            created_by=created_by,
-        )
-    )
+    _add_version(session, row, created_by)
     session.commit()
     session.refresh(row)
     return row
 
 
 def _backfill_current_version(session: Session, row: Workflow) -> None:
-    """Journeys loaded from examples have no version row yet; keep their first version too."""
+    """Rows stored before version history existed (migration 0003) have no version row for
+    their current document; keep it before it is replaced."""
     if get_version(session, workflow_id=row.id, version=row.version) is None:
         session.add(
             WorkflowVersion(workflow_id=row.id, version=row.version, definition=row.definition)
