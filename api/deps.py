@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from confluent_kafka import Producer
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -19,6 +20,7 @@ class AppState:
     engine: Engine
     session_factory: SessionFactory
     temporal: Client
+    producer: Producer
 
 
 def get_app_state(request: Request) -> AppState:

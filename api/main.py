@@ -1,7 +1,8 @@
-"""The FastAPI application. The lifespan owns the long-lived clients (database engine, Temporal)."""
+"""The FastAPI application. The lifespan owns the long-lived clients (database, Temporal, Kafka)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,10 +12,14 @@ from api.audit import AuditMiddleware
 from api.auth import log_auth_warnings
 from api.deps import AppState
 from api.errors import install_error_handlers
-from api.routes import audit, executions, health, runs, workflows
+from api.routes import audit, events, executions, health, runs, workflows
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
+from journey.kafka import make_producer
 from journey.temporal_client import connect_client
+
+# How long an accepted event may wait for the brokers' acknowledgement before the API says 503.
+EVENT_ACK_TIMEOUT_MS = 10_000
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,15 +30,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_db_engine(resolved.resolved_database_url, echo=resolved.database_echo)
         # Lazy: the gateway starts, and /health reports Temporal down, while Temporal is away.
         client = await connect_client(resolved, lazy=True)
+        # One producer for the process; it connects on first use, so Kafka may be away at start.
+        producer = make_producer(resolved, **{"message.timeout.ms": EVENT_ACK_TIMEOUT_MS})
         app.state.journey = AppState(
             settings=resolved,
             engine=engine,
             session_factory=make_session_factory(engine),
             temporal=client,
+            producer=producer,
         )
         try:
             yield
         finally:
+            await asyncio.to_thread(producer.flush, 10)
+            producer.close()
             engine.dispose()
 
     app = FastAPI(
@@ -49,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(audit.router)
     app.include_router(workflows.router)
+    app.include_router(events.router)
     return app

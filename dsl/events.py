@@ -19,3 +19,15 @@ class EventEnvelope(BaseModel):
     user_id: str = Field(min_length=1, max_length=255)
     timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The envelope as JSON Schema, for producers outside Python (schemas/event.schema.json)."""
+    schema = EventEnvelope.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://journey.dev/schemas/event.schema.json"
+    schema["description"] = (
+        "A customer event on the Journey events topic (Kafka key: user_id). "
+        "`id` is the dedupe key; a missing id or timestamp is filled in by Journey's API."
+    )
+    return schema

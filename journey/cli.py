@@ -207,11 +207,17 @@ def validate(
 
 
 @app.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of journey documents."""
+def schema(
+    event: Annotated[
+        bool, typer.Option("--event", help="The event envelope's schema instead.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of journey documents (or of the event envelope)."""
+    from dsl.events import event_json_schema
     from dsl.schema import journey_json_schema
 
-    typer.echo(json.dumps(journey_json_schema(), indent=2))
+    document = event_json_schema() if event else journey_json_schema()
+    typer.echo(json.dumps(document, indent=2))
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -84,6 +85,22 @@ async def produce_json(
     """Produce one JSON message and wait for the broker's acknowledgement: (partition, offset)."""
     loop = asyncio.get_running_loop()
     acked: asyncio.Future[tuple[int, int]] = loop.create_future()
+    producer.produce(
+        topic,
+        json.dumps(value, separators=(",", ":"), default=str).encode(),
+        key=key.encode() if key is not None else None,
+        headers=list((headers or {}).items()),
+        on_delivery=_acknowledge_into(loop, acked),
+    )
+    # The delivery callback only fires from poll/flush; flush in a thread so the loop stays free.
+    await loop.run_in_executor(None, producer.flush, timeout)
+    return await asyncio.wait_for(acked, timeout)
+
+
+def _acknowledge_into(
+    loop: asyncio.AbstractEventLoop, acked: asyncio.Future[tuple[int, int]]
+) -> Callable[[KafkaError | None, Any], None]:
+    """A delivery callback (run on librdkafka's thread) that settles `acked` on the loop."""
 
     def on_delivery(err: KafkaError | None, msg: Any) -> None:
         if err is not None:
@@ -91,16 +108,7 @@ async def produce_json(
         else:
             loop.call_soon_threadsafe(_succeed, acked, (msg.partition(), msg.offset()))
 
-    producer.produce(
-        topic,
-        json.dumps(value, separators=(",", ":"), default=str).encode(),
-        key=key.encode() if key is not None else None,
-        headers=list((headers or {}).items()),
-        on_delivery=on_delivery,
-    )
-    # The delivery callback only fires from poll/flush; flush in a thread so the loop stays free.
-    await loop.run_in_executor(None, producer.flush, timeout)
-    return await asyncio.wait_for(acked, timeout)
+    return on_delivery
 
 
 def _succeed(future: asyncio.Future[tuple[int, int]], value: tuple[int, int]) -> None:
@@ -111,3 +119,27 @@ def _succeed(future: asyncio.Future[tuple[int, int]], value: tuple[int, int]) ->
 def _fail(future: asyncio.Future[tuple[int, int]], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
+
+
+async def produce_many(
+    producer: Producer,
+    topic: str,
+    messages: list[tuple[str, dict[str, Any]]],
+    *,
+    timeout: float = 30.0,
+) -> list[tuple[int, int]]:
+    """Produce (key, value) JSON messages and wait until the broker acknowledged every one;
+    raises the first delivery error. One flush for the whole batch, not one per message."""
+    loop = asyncio.get_running_loop()
+    acks: list[asyncio.Future[tuple[int, int]]] = []
+    for key, value in messages:
+        acked: asyncio.Future[tuple[int, int]] = loop.create_future()
+        acks.append(acked)
+        producer.produce(
+            topic,
+            json.dumps(value, separators=(",", ":"), default=str).encode(),
+            key=key.encode(),
+            on_delivery=_acknowledge_into(loop, acked),
+        )
+    await loop.run_in_executor(None, producer.flush, timeout)
+    return list(await asyncio.wait_for(asyncio.gather(*acks), timeout))

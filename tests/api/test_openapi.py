@@ -17,6 +17,7 @@ ENDPOINTS = {
     ("post", "/api/workflows/{journey_id}/cancel"), ("get", "/api/executions"),
     ("get", "/api/executions/{execution_id}"), ("post", "/api/executions/{execution_id}/cancel"),
     ("post", "/api/executions/{execution_id}/events"), ("get", "/api/audit"), ("get", "/health"),
+    ("post", "/api/events"), ("post", "/api/events/batch"), ("post", "/api/metrics/events"),
 }  # fmt: skip
 
 

@@ -1,0 +1,100 @@
+"""`POST /api/events`: customer events into Kafka, the same path every other producer uses.
+
+Events are validated here (a bad batch is refused whole, with the path of each bad field, so
+nothing is half-accepted), keyed by user id so one user's events stay ordered on one partition,
+and answered only after the brokers acknowledged them (acks=all): a 202 means the event is
+durable and the consumer will see it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from confluent_kafka import KafkaException
+from fastapi import APIRouter, Body, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from api.auth import Role, require_role
+from api.deps import AppState, StateDep
+from api.errors import problem_responses
+from dsl.events import EventEnvelope
+from journey.kafka import produce_many
+
+router = APIRouter(tags=["events"], dependencies=[require_role(Role.operator)])
+
+MAX_BATCH = 500
+EVENT_EXAMPLE: dict[str, JsonValue] = {
+    "type": "signup",
+    "user_id": "ada",
+    "properties": {"plan": "pro", "source": "landing-page"},
+}
+EVENT_EXAMPLES = {
+    "signup": {"summary": "id and timestamp are filled in when omitted", "value": EVENT_EXAMPLE},
+    "with id": {
+        "summary": "an explicit id makes retries of the same event harmless",
+        "value": {**EVENT_EXAMPLE, "id": "evt-1", "timestamp": "2026-11-22T10:00:00Z"},
+    },
+}
+
+
+class EventBatch(BaseModel):
+    events: list[EventEnvelope] = Field(min_length=1, max_length=MAX_BATCH)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"events": [EVENT_EXAMPLE]}]})
+
+
+class Accepted(BaseModel):
+    """The ids of the events now on the events topic."""
+
+    ids: list[str]
+
+
+async def _publish(state: AppState, events: list[EventEnvelope]) -> Accepted:
+    settings = state.settings
+    messages = [(event.user_id, event.model_dump(mode="json")) for event in events]
+    try:
+        await produce_many(state.producer, settings.kafka_events_topic, messages, timeout=15)
+    except (KafkaException, TimeoutError) as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the brokers did not acknowledge the events; nothing to undo, send them again: {exc}",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return Accepted(ids=[event.id for event in events])
+
+
+@router.post(
+    "/api/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(422, 503),
+    summary="Publish one event",
+)
+async def publish_event(
+    state: StateDep, event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)]
+) -> Accepted:
+    return await _publish(state, [event])
+
+
+@router.post(
+    "/api/events/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(422, 503),
+    summary=f"Publish up to {MAX_BATCH} events, all or none",
+)
+async def publish_batch(state: StateDep, batch: EventBatch) -> Accepted:
+    return await _publish(state, batch.events)
+
+
+@router.post(
+    "/api/metrics/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(422, 503),
+    summary="Publish one event (the design documents' name for POST /api/events)",
+)
+async def publish_metric_event(
+    state: StateDep, event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)]
+) -> Accepted:
+    return await _publish(state, [event])
