@@ -23,6 +23,8 @@ class LifecycleEvent(SQLModel, table=True):
         Index("idx_lifecycle_events_type", "event_type", descending("created_at")),
         Index("idx_lifecycle_events_stage", "lifecycle_stage", descending("created_at")),
         Index("idx_lifecycle_events_created", descending("created_at")),
+        # Migration 0004: an envelope is recorded once however often Kafka delivers it.
+        Index("uq_lifecycle_events_event_id", "event_id", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerPK)
@@ -34,6 +36,7 @@ class LifecycleEvent(SQLModel, table=True):
     lifecycle_stage: str | None = Field(default=None, sa_type=String(50))
     event_data: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime | None = timestamp()
+    event_id: str | None = Field(default=None, sa_type=String(255))
 
 
 class DailyMetric(SQLModel, table=True):

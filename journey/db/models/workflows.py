@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
     text,
     true,
 )
@@ -113,6 +114,23 @@ class Trigger(SQLModel, table=True):
     )
     created_at: datetime | None = timestamp()
     updated_at: datetime | None = timestamp(on_update=True)
+    # Added by migration 0004: the rule's keys and re-entry policy (see dsl/triggers.py).
+    description: str | None = Field(default=None, sa_type=Text)
+    dedupe_key: str = Field(
+        default="event.id", sa_type=String(255), sa_column_kwargs={"server_default": "event.id"}
+    )
+    reentry: str = Field(
+        default="always", sa_type=String(20), sa_column_kwargs={"server_default": "always"}
+    )
+    reentry_period: str | None = Field(default=None, sa_type=String(50))  # ISO 8601
+    user_id_path: str = Field(
+        default="event.user_id",
+        sa_type=String(255),
+        sa_column_kwargs={"server_default": "event.user_id"},
+    )
+    create_profile: bool = Field(
+        default=False, sa_type=Boolean, sa_column_kwargs={"server_default": false()}
+    )
 
 
 class TriggerExecution(SQLModel, table=True):
@@ -122,6 +140,9 @@ class TriggerExecution(SQLModel, table=True):
     __table_args__ = (
         Index("idx_trigger_executions_trigger", "trigger_id", descending("executed_at")),
         Index("idx_trigger_executions_user", "user_id", descending("executed_at")),
+        # A redelivered event finds the decision made the first time.
+        Index("uq_trigger_executions_event", "trigger_id", "event_id", unique=True),
+        Index("idx_trigger_executions_dedupe", "trigger_id", "dedupe_key"),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -133,3 +154,10 @@ class TriggerExecution(SQLModel, table=True):
         default=None, foreign_key="workflow_executions.id", sa_type=Uuid
     )
     executed_at: datetime | None = timestamp()
+    # Added by migration 0004: what the consumer decided for the event and why.
+    event_id: str | None = Field(default=None, sa_type=String(255))
+    event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dedupe_key: str | None = Field(default=None, sa_type=String(255))
+    decision: str | None = Field(default=None, sa_type=String(20))
+    reason: str | None = Field(default=None, sa_type=Text)
+    temporal_workflow_id: str | None = Field(default=None, sa_type=String(255))
