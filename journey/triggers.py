@@ -25,5 +25,9 @@ def rule_of(row: Trigger) -> TriggerRule:
 def rule_columns(rule: TriggerRule) -> dict[str, Any]:
     """The columns of a trigger row that store `rule` (conditions {} = none)."""
     stored = rule.model_dump(mode="json", by_alias=True)
-    stored["conditions"] = stored["conditions"] or {}
+    # As written: a dump with defaults would add `value: null` to unary leaves.
+    conditions = rule.conditions
+    stored["conditions"] = (
+        conditions.model_dump(mode="json", by_alias=True, exclude_unset=True) if conditions else {}
+    )
     return stored
