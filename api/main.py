@@ -12,7 +12,7 @@ from api.audit import AuditMiddleware
 from api.auth import log_auth_warnings
 from api.deps import AppState
 from api.errors import install_error_handlers
-from api.routes import audit, events, executions, health, runs, workflows
+from api.routes import audit, events, executions, health, runs, triggers, workflows
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.kafka import make_producer
@@ -60,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(workflows.router)
     app.include_router(events.router)
+    app.include_router(triggers.router)
     return app

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Discriminator, Field, JsonValue, Tag, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from dsl.common import StrictModel
@@ -86,6 +94,15 @@ class Leaf(StrictModel):
     @property
     def segments(self) -> tuple[str, ...]:
         return split_path(self.field)[1]
+
+    @model_serializer(mode="wrap")
+    def _omit_unary_value(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # exists/not_exists take no value: dumping the default None would not validate again
+        # (documents travel through Temporal payloads and the database as dumps).
+        data = handler(self)
+        if self.op in UNARY_OPS and isinstance(data, dict):
+            data.pop("value", None)
+        return data
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Leaf:

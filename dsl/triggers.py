@@ -112,6 +112,11 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
+def user_id_of(rule: TriggerRule, event: dict[str, Any]) -> str | None:
+    """The user an event is about, by the rule's `user_id_path` (None when absent)."""
+    return _scalar_text(lookup({"event": event}, rule.user_id_path))
+
+
 @dataclass
 class TriggerDecision:
     """The verdict on one event: matched or not, why not, and the keys a start would use."""
@@ -132,7 +137,7 @@ def evaluate_trigger(
     if not event_type_matches(rule.event_type, str(event.get("type", ""))):
         reason = f"event type {event.get('type')!r} does not match {rule.event_type!r}"
         return TriggerDecision(matched=False, reasons=[reason])
-    user_id = _scalar_text(lookup(context_event, rule.user_id_path))
+    user_id = user_id_of(rule, event)
     dedupe_value = _scalar_text(lookup(context_event, rule.dedupe_key))
     decision = TriggerDecision(matched=True, user_id=user_id, dedupe_value=dedupe_value)
     if user_id is None:

@@ -58,7 +58,7 @@ def worker() -> None:
 @app.command()
 def ingest() -> None:
     """Consume customer events from Kafka."""
-    from journey.ingest import main as run_ingest
+    from journey.ingest.service import main as run_ingest
 
     settings = get_settings()
     configure_logging(settings.log_level)

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     # hands a crashed consumer's partitions over quickly; 6s is Kafka's default minimum.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 2000
+    # The consumer stops polling while Temporal or the database is down; past this the broker
+    # hands its partitions to another member (redelivered events are deduplicated).
+    kafka_max_poll_interval_ms: int = 600_000
+    # Larger events are dead-lettered ("oversized"): they would bloat every journey's history.
+    event_max_bytes: int = 256 * 1024
+    # How stale the consumer's view of the triggers may be.
+    trigger_refresh_seconds: float = 2.0
+    # Users whose events the consumer handles at once (one user's events stay in order).
+    ingest_concurrency: int = 16
     tansu_bin: Path | None = None
 
     # SMTP: the embedded mail catcher unless a host names a real relay.

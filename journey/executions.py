@@ -27,6 +27,7 @@ __all__ = [
     "forget",
     "list_executions",
     "mark_started",
+    "pending_row",
     "record_outcome",
     "reserve",
 ]
@@ -42,6 +43,26 @@ def find_by_key(
     return session.exec(query).first()
 
 
+def pending_row(
+    *,
+    journey: Workflow,
+    user_id: str,
+    temporal_workflow_id: str,
+    idempotency_key: str,
+    variables: dict[str, Any],
+) -> WorkflowExecution:
+    """The row a start reserves before it asks Temporal (see `reserve`)."""
+    return WorkflowExecution(
+        workflow_id=journey.id,
+        workflow_version=journey.version,
+        user_id=user_id,
+        temporal_workflow_id=temporal_workflow_id,
+        status="pending",
+        variables=variables,
+        idempotency_key=idempotency_key,
+    )
+
+
 def reserve(
     session: Session,
     *,
@@ -53,15 +74,10 @@ def reserve(
 ) -> tuple[WorkflowExecution, bool]:
     """Insert the `pending` row of a start, or return the row an earlier start with the same
     key made. The unique index (workflow_id, idempotency_key) decides races. -> (row, new)"""
-    row = WorkflowExecution(
-        workflow_id=journey.id,
-        workflow_version=journey.version,
-        user_id=user_id,
-        temporal_workflow_id=temporal_workflow_id,
-        status="pending",
-        variables=variables,
-        idempotency_key=idempotency_key,
-    )
+    row = pending_row(
+        journey=journey, user_id=user_id, temporal_workflow_id=temporal_workflow_id,
+        idempotency_key=idempotency_key, variables=variables,
+    )  # fmt: skip
     session.add(row)
     try:
         session.commit()

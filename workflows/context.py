@@ -25,7 +25,12 @@ with workflow.unsafe.imports_passed_through():
 ResultT = TypeVar("ResultT", bound=BaseModel)
 # Recorded in new runs: actions for a user without a profile fail before calling an activity.
 UNKNOWN_USER_PATCH = "unknown-user-check"
+# Recorded in new runs: an event whose `id` this run already received is ignored (Kafka
+# delivers at least once). Older histories replay receiving every delivery.
+DEDUPE_PATCH = "dedupe-delivered-events"
 MAX_PENDING_EVENTS = 500
+# The ids remembered for dedupe (the most recent ones); carried across continue-as-new.
+MAX_SEEN_EVENT_IDS = 1_000
 
 
 class ActionExhausted(Exception):
@@ -54,6 +59,8 @@ class RunContext:
         self.user_known = True
         self.last_event = last_event
         self.pending_events: list[dict[str, Any]] = []
+        # Ids of the events received, oldest first (a dict: ordered, with O(1) lookups).
+        self.seen_event_ids: dict[str, None] = {}
         self.visits: dict[str, int] = {}
         self.step_log: list[StepLogEntry] = []
         self.current_nodes: list[str] = []
@@ -106,10 +113,24 @@ class RunContext:
 
     # ---- events ----------------------------------------------------------------------------
 
-    def receive(self, event: dict[str, Any]) -> None:
+    def receive(self, event: dict[str, Any]) -> bool:
+        """Buffer a delivered event for the waits; False when it is a redelivery, ignored.
+
+        A redelivery is an event whose `id` this run has already received, whatever became of
+        it (still pending, taken by a wait, or matched by the exit criteria). Only the last
+        MAX_SEEN_EVENT_IDS ids are remembered; an event without an id is always received.
+        """
+        event_id = event.get("id")
+        if isinstance(event_id, str) and event_id and workflow.patched(DEDUPE_PATCH):
+            if event_id in self.seen_event_ids:
+                return False
+            self.seen_event_ids[event_id] = None
+            while len(self.seen_event_ids) > MAX_SEEN_EVENT_IDS:
+                del self.seen_event_ids[next(iter(self.seen_event_ids))]
         self.pending_events.append(event)
         # An event nobody waits for must not grow the run's state without bound.
         del self.pending_events[:-MAX_PENDING_EVENTS]
+        return True
 
     def take_event(self, event_type: str, match: Any | None) -> dict[str, Any] | None:
         """Remove and return the first buffered event of this type that satisfies `match`."""

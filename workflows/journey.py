@@ -1,8 +1,8 @@
 """JourneyWorkflow: the deterministic interpreter of a journey document.
 
 It walks the node graph from `start`, dispatching each node to its handler (workflows/nodes/),
-keeps a step log, accepts events by signal (for waits and exit criteria), answers a `state`
-query, and continues-as-new before its history grows too large.
+keeps a step log, accepts events by signal (for waits and exit criteria; each event id once),
+answers a `state` query, and continues-as-new before its history grows too large.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class JourneyWorkflow:
         if carried is not None:
             self._ctx.user_known = carried.user_known
             self._ctx.pending_events = list(carried.pending_events)
+            self._ctx.seen_event_ids = dict.fromkeys(carried.seen_event_ids)
             self._ctx.visits = dict(carried.visits)
             self._ctx.step_log = list(carried.step_log)
         self._ctx.run_path = self._run_path
@@ -187,6 +188,7 @@ class JourneyWorkflow:
             user_known=ctx.user_known,
             last_event=ctx.last_event,
             pending_events=ctx.pending_events,
+            seen_event_ids=list(ctx.seen_event_ids),
             visits=ctx.visits,
             step_log=ctx.step_log[dropped:],
             steps_before=self._steps_before + dropped,
@@ -249,8 +251,11 @@ class JourneyWorkflow:
 
     @workflow.signal(name="event")
     def deliver_event(self, event: dict[str, Any]) -> None:
+        """An event of the user. Kafka delivers at least once: a redelivered event (same `id`)
+        is ignored, by the waits and the exit criteria alike (see RunContext.receive)."""
         ctx = self._ctx
-        ctx.receive(event)
+        if not ctx.receive(event):
+            return
         criteria = ctx.document.exit_criteria
         if criteria is not None and self._exit_event is None and ctx.holds(criteria, event):
             self._exit_event = event

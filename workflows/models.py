@@ -39,6 +39,9 @@ class CarriedState(BaseModel):
     visits: dict[str, int]
     step_log: list[StepLogEntry]
     steps_before: int
+    # The most recent ids of received events, oldest first, so a redelivery after
+    # continue-as-new is still ignored. Defaulted: payloads carried before it still decode.
+    seen_event_ids: list[str] = Field(default_factory=list)
 
 
 class JourneyInput(BaseModel):

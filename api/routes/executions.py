@@ -19,7 +19,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.auth import Role, require_role
@@ -35,10 +34,9 @@ from dsl.validation import validate_journey
 from journey import executions
 from journey.db.models import User, Workflow, WorkflowExecution
 from journey.definitions import snapshot_of
+from journey.starter import start_run
 from workflows.ids import journey_workflow_id
-from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneyState
-from workflows.search_attributes import start_attributes
+from workflows.models import JourneyState
 
 router = APIRouter(prefix="/api/workflows", tags=["runs"])
 OPEN = ("pending", "running")
@@ -84,18 +82,13 @@ async def _start(
         )  # fmt: skip
         if not new:
             return ExecutionOut.of(row)
-    request = JourneyInput(
-        journey=snapshot, user_id=body.user_id, entry_event=body.entry_event,
-        variables=body.variables,
-    )  # fmt: skip
     try:
-        handle = await client.start_workflow(
-            JourneyWorkflow.run, request, id=temporal_id, task_queue=settings.temporal_task_queue,
-            search_attributes=start_attributes(snapshot.journey_id, snapshot.version, body.user_id),
+        # Already started (our row was lost, Temporal's run was not): that run is the answer.
+        run_id, _ = await start_run(
+            client, task_queue=settings.temporal_task_queue, snapshot=snapshot,
+            user_id=body.user_id, workflow_id=temporal_id, entry_event=body.entry_event,
+            variables=body.variables,
         )  # fmt: skip
-        run_id = handle.result_run_id or ""
-    except WorkflowAlreadyStartedError as exc:  # our row was lost, Temporal's run was not
-        run_id = exc.run_id or ""
     except RPCError as exc:
         with state.session_factory() as session:
             executions.forget(session, execution_id=row.id)

@@ -1,8 +1,9 @@
 """`journey dev --smoke`: prove every component of a running stack answers and works together.
 
 Each check drives a real path: HTTP to the API and the Temporal UI, SMTP into the mail
-catcher, a workflow through Temporal to the worker and the database, and an event through
-Kafka to the ingest consumer and the database.
+catcher, a workflow through Temporal to the worker and the database, an event through Kafka
+to the ingest consumer and the database, and an example journey started and woken by Kafka
+events through its example trigger.
 """
 
 from __future__ import annotations
@@ -22,20 +23,16 @@ from activities.contracts import StackCheckInput, StackCheckResult
 from dsl.events import EventEnvelope
 from journey.config import Settings
 from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import LifecycleEvent, User
-from journey.definitions import find_by_name, snapshot_of
+from journey.db.models import LifecycleEvent, TriggerExecution, User
+from journey.definitions import find_by_name
 from journey.dev.stack import DevStack
 from journey.kafka import make_producer, produce_json
-from workflows.ids import journey_workflow_id
-from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput
-from workflows.search_attributes import start_attributes
+from workflows.models import JourneyResult
 from workflows.stack_check import StackCheckWorkflow
 
 CHECK_TIMEOUT_SECONDS = 30.0
 # An example that completes in seconds when its event arrives (no delays, no public URLs).
 SMOKE_JOURNEY = "Win-back A/B"
-SMOKE_USER = "smoke-user"
 
 
 @dataclass
@@ -96,50 +93,58 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
         )
         return f"workflow ran on the worker, audit row {result.audit_row_id}"
 
-    async def event() -> str:
-        envelope = EventEnvelope(type="journey.smoke", user_id="smoke-user")
+    async def send(envelope: EventEnvelope) -> None:
         producer = make_producer(s)
         try:
-            await produce_json(
-                producer, s.kafka_events_topic, envelope.model_dump(mode="json"),
-                key=envelope.user_id,
-            )  # fmt: skip
+            await produce_json(producer, s.kafka_events_topic, envelope.model_dump(mode="json"),
+                               key=envelope.user_id)  # fmt: skip
         finally:
             producer.close()
 
+    async def event() -> str:
+        envelope = EventEnvelope(type="journey.smoke", user_id="smoke-user")
+        await send(envelope)
+
         def recorded() -> bool:
             with sessions() as session:
-                query = select(LifecycleEvent.id).where(
-                    LifecycleEvent.event_data["id"].as_string() == envelope.id  # type: ignore[index]
-                )
+                query = select(LifecycleEvent.id).where(LifecycleEvent.event_id == envelope.id)
                 return session.exec(query).first() is not None
 
         await _until(recorded)
         return f"event {envelope.id} consumed and recorded"
 
     async def example_journey() -> str:
+        """Kafka all the way: `user.inactive` starts the win-back journey through its example
+        trigger; `session.started` reaches the waiting run through the consumer's signal."""
         assert stack.client is not None
+        user_id = f"smoke-{uuid.uuid4().hex[:8]}"  # fresh: the trigger enters once per 30 days
         with sessions() as session:
-            stored = find_by_name(session, SMOKE_JOURNEY)
-            if stored is None:
+            if find_by_name(session, SMOKE_JOURNEY) is None:
                 raise RuntimeError(f"example journey {SMOKE_JOURNEY!r} is not in the database")
-            journey = snapshot_of(stored)
-            session.merge(User(id=SMOKE_USER, email="smoke-user@example.com"))
+            session.add(User(id=user_id, email=f"{user_id}@example.com",
+                             current_lifecycle_stage="Retention"))  # fmt: skip
             session.commit()
-        handle = await stack.client.start_workflow(
-            JourneyWorkflow.run,
-            JourneyInput(journey=journey, user_id=SMOKE_USER),
-            id=journey_workflow_id(journey.journey_id, SMOKE_USER, uuid.uuid4().hex[:8]),
-            task_queue=s.temporal_task_queue,
-            search_attributes=start_attributes(journey.journey_id, journey.version, SMOKE_USER),
-        )
-        await handle.signal("event", EventEnvelope(type="session.started", user_id=SMOKE_USER)
-                            .model_dump(mode="json"))  # fmt: skip
+        inactive = EventEnvelope(type="user.inactive", user_id=user_id)
+        await send(inactive)
+
+        def started() -> str | None:
+            with sessions() as session:
+                query = select(TriggerExecution).where(TriggerExecution.event_id == inactive.id)
+                decision = session.exec(query).first()
+            if decision is not None and decision.decision not in ("pending", "started"):
+                raise RuntimeError(f"the trigger did not start it: {decision.reason}")
+            return decision.temporal_workflow_id if decision is not None else None
+
+        await _until(lambda: started() is not None)
+        workflow_id = started()
+        assert workflow_id is not None
+        await send(EventEnvelope(type="session.started", user_id=user_id))
+        handle = stack.client.get_workflow_handle(workflow_id, result_type=JourneyResult)
         result = await handle.result()
         if result.outcome != "won_back":
             raise RuntimeError(f"{SMOKE_JOURNEY} ended with {result.outcome!r}, not 'won_back'")
         steps = " > ".join(step.node_id for step in result.step_log)
-        return f"{SMOKE_JOURNEY}: {steps}"
+        return f"{SMOKE_JOURNEY} from Kafka ({workflow_id}): {steps}"
 
     checks = [("api /health", api_health), ("smtp", mail), ("workflow", workflow)]
     if s.embedded_temporal:

@@ -189,7 +189,11 @@ class DevStack:
             loaded = await asyncio.to_thread(load_examples, self.settings)
         except InvalidExample as exc:
             raise StackError("examples", str(exc), "fix the file or remove it") from exc
-        self.report("examples", f"{loaded.total} journeys in the database ({loaded.added} new)")
+        self.report(
+            "examples",
+            f"{loaded.total} journeys ({loaded.added} new) and {loaded.triggers_total} triggers "
+            f"({loaded.triggers_added} new) in the database",
+        )
 
     async def _start_services(self) -> None:
         env = {**os.environ, "JOURNEY_DATA_DIR": str(self.data_dir)}

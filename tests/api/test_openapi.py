@@ -18,6 +18,9 @@ ENDPOINTS = {
     ("get", "/api/executions/{execution_id}"), ("post", "/api/executions/{execution_id}/cancel"),
     ("post", "/api/executions/{execution_id}/events"), ("get", "/api/audit"), ("get", "/health"),
     ("post", "/api/events"), ("post", "/api/events/batch"), ("post", "/api/metrics/events"),
+    ("post", "/api/triggers"), ("get", "/api/triggers"), ("get", "/api/triggers/{trigger_id}"),
+    ("put", "/api/triggers/{trigger_id}"), ("delete", "/api/triggers/{trigger_id}"),
+    ("get", "/api/triggers/{trigger_id}/executions"), ("post", "/api/triggers/{trigger_id}/test"),
 }  # fmt: skip
 
 

@@ -217,3 +217,15 @@ def test_eq_ne_complement_on_present_fields(field: str, value: Any) -> None:
         assert evaluate(leaf(field, "eq", value), data) is not evaluate(
             leaf(field, "ne", value), data
         )
+
+
+def test_a_unary_leaf_survives_a_dump_and_validate_round_trip() -> None:
+    # Documents travel as dumps (Temporal payloads, database rows); `exists` takes no value.
+    condition = ADAPTER.validate_python(
+        {"all": [{"field": "user.email", "op": "exists"},
+                 {"field": "user.plan", "op": "eq", "value": None}]}
+    )  # fmt: skip
+    dumped = ADAPTER.dump_python(condition, mode="json", by_alias=True)
+    assert dumped == {"all": [{"field": "user.email", "op": "exists"},
+                              {"field": "user.plan", "op": "eq", "value": None}]}  # fmt: skip
+    assert ADAPTER.validate_python(dumped) == condition

@@ -62,18 +62,20 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcesses:
-    """Starts `journey worker` processes and guarantees none outlives the test."""
+    """Starts `journey worker` (or another `journey` service, e.g. `ingest`) processes and
+    guarantees none outlives the test."""
 
-    def __init__(self, settings: Settings, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, log_dir: Path, command: str = "worker") -> None:
         self._settings = settings
         self._log_dir = log_dir
+        self._command = command
         self._started: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def _spawn(self, out: Path, err: Path) -> subprocess.Popen[bytes]:
         with out.open("wb") as stdout, err.open("wb") as stderr:
             # cwd outside the repository: a developer's .env must not configure this worker.
             process = subprocess.Popen(
-                [sys.executable, "-m", "journey", "worker"],
+                [sys.executable, "-m", "journey", self._command],
                 cwd=self._log_dir, env=worker_environment(self._settings),
                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
             )  # fmt: skip
@@ -82,15 +84,18 @@ class WorkerProcesses:
 
     async def start(self) -> subprocess.Popen[bytes]:
         """A new worker process, once it announces that it polls the task queue."""
-        n = len(self._started) + 1
-        out, err = self._log_dir / f"worker-{n}.out", self._log_dir / f"worker-{n}.err"
+        n, name = len(self._started) + 1, self._command
+        out, err = self._log_dir / f"{name}-{n}.out", self._log_dir / f"{name}-{n}.err"
         process = self._spawn(out, err)
         deadline = time.monotonic() + READY_TIMEOUT
         while READY_PREFIX not in out.read_text(errors="replace"):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker {n} not ready:\n{self._tail(err)}")
+                raise AssertionError(f"{name} {n} not ready:\n{self._tail(err)}")
             await asyncio.sleep(0.05)
         return process
+
+    def stderr_of(self, process: subprocess.Popen[bytes]) -> str:
+        return next(err.read_text(errors="replace") for p, err in self._started if p is process)
 
     def logs(self) -> str:
         return "\n".join(f"--- {err.name}\n{self._tail(err)}" for _, err in self._started)

@@ -67,7 +67,8 @@ async def test_correlation_condition_selects_the_event(skipping_runner: JourneyR
                "value": {"ref": "vars.entry.properties.cart_id"}}
     )  # fmt: skip
     handle = await skipping_runner.start(document, entry_event=event("cart", cart_id="c1"))
-    await handle.signal("event", event("purchase", cart_id="other"))
+    # Distinct ids: a run ignores an event id it has already received.
+    await handle.signal("event", {**event("purchase", cart_id="other"), "id": "e-other"})
     await handle.signal("event", event("purchase", cart_id="c1"))
     result = await handle.result()
     assert result.outcome == "bought"

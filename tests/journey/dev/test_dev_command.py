@@ -137,7 +137,7 @@ async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
     )
     first = await _start_dev(stack_env)
     banner = await asyncio.wait_for(_wait_for_banner(first), HANG_GUARD_SECONDS)
-    assert "5 journeys in the database (5 new)" in banner
+    assert "5 journeys (5 new) and 5 triggers (5 new) in the database" in banner
     # The banner's curl carries an admin token signed with the secret kept in the data dir.
     token = banner.split("Authorization: Bearer ")[1].split('"')[0]
     secret = (Path(stack_env["JOURNEY_DATA_DIR"]) / "jwt-secret").read_text().strip()
@@ -161,7 +161,7 @@ async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
     second = await _start_dev(stack_env)
     try:
         banner = await asyncio.wait_for(_wait_for_banner(second), HANG_GUARD_SECONDS)
-        assert "5 journeys in the database (0 new)" in banner
+        assert "5 journeys (0 new) and 5 triggers (0 new) in the database" in banner
         client = await connect_client(settings)
         description = await client.get_workflow_handle("restart-proof").describe()
         assert description.status is not None and description.status.name == "COMPLETED"

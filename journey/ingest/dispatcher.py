@@ -1,0 +1,159 @@
+"""What one event does: profile, audit log, trigger decisions, starts, and signals.
+
+`handle` may run any number of times for the same event (redelivery, a retry after Temporal or
+the database came back, a second consumer after a rebalance) and still leaves one decision per
+(trigger, event), one run per decision and no second copy of the event in a run:
+
+1. the decision of (trigger, event) is recorded before the start (`pending`) and replayed on
+   every later delivery (planner.py);
+2. the run's workflow id comes from trigger, user and dedupe value (or only trigger and user
+   for `once`), and Temporal rejects a second start under an id (journey.starter);
+3. runs drop a signalled event whose id they have seen (the workflow's dedupe patch), and the
+   runs an event started are never signalled that event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from dsl.document import JourneyDocument
+from dsl.events import EventEnvelope
+from dsl.interest import event_interest
+from journey import executions
+from journey.config import Settings
+from journey.db.engine import SessionFactory
+from journey.db.models import TriggerExecution, WorkflowExecution
+from journey.ingest import records
+from journey.ingest.planner import Plan, Planner, Start
+from journey.ingest.trigger_cache import TriggerCache
+from journey.starter import start_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tally:
+    """What the consumer did, for logs and tests."""
+
+    events: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    started: int = 0
+    skipped: int = 0
+    not_matched: int = 0
+    signalled: int = 0
+    dead_lettered: int = 0
+
+    def add(self, plan: Plan) -> None:
+        self.recorded += plan.new_event
+        self.duplicates += not plan.new_event
+        self.skipped += plan.skipped
+        self.not_matched += plan.not_matched
+
+
+class EventDispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: SessionFactory,
+        client: Client,
+        cache: TriggerCache,
+        tally: Tally,
+    ) -> None:
+        self._settings = settings
+        self._db = session_factory
+        self._client = client
+        self._cache = cache
+        self._tally = tally
+        self._planner = Planner(session_factory)
+        self._interest: dict[tuple[uuid.UUID, str], JourneyDocument | None] = {}
+
+    async def handle(self, envelope: EventEnvelope) -> None:
+        event = envelope.model_dump(mode="json")
+        triggers = self._cache.matching(envelope.type)
+        plan = await asyncio.to_thread(self._planner.plan, triggers, envelope)
+        if plan.checks:
+            answers = [(c.trigger, await self._running(c.open_workflow_ids)) for c in plan.checks]
+            checked = await asyncio.to_thread(self._planner.decide_after_check, answers, envelope)
+            plan.starts += checked.starts
+            plan.own_runs |= checked.own_runs
+            plan.skipped += checked.skipped
+        self._tally.add(plan)
+        run_ids = await asyncio.gather(*(self._start(start, event) for start in plan.starts))
+        targets = await asyncio.to_thread(
+            self._finish, list(zip(plan.starts, run_ids, strict=True)), envelope, plan.own_runs
+        )
+        for workflow_id in targets:
+            await self._signal(workflow_id, event)
+        self._tally.events += 1
+
+    async def _running(self, workflow_ids: list[str]) -> str | None:
+        """An open run among these, confirmed by Temporal: the mirror is updated by a run's
+        last activity, so a row can say `running` a moment after the run ended."""
+        for workflow_id in workflow_ids:
+            try:
+                described = await self._client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                return workflow_id
+        return None
+
+    async def _start(self, start: Start, event: dict[str, Any]) -> str:
+        trigger = start.trigger
+        assert trigger.journey is not None
+        run_id, _ = await start_run(
+            self._client, task_queue=self._settings.temporal_task_queue,
+            snapshot=trigger.journey, user_id=start.user_id, workflow_id=start.workflow_id,
+            entry_event=event, create_profile=trigger.rule.create_profile,
+        )  # fmt: skip
+        self._tally.started += 1
+        return run_id
+
+    def _finish(
+        self, started: list[tuple[Start, str]], envelope: EventEnvelope, own_runs: set[str]
+    ) -> list[str]:
+        """Mark the acknowledged starts; -> the user's other open runs that want the event."""
+        with self._db() as session:
+            for start, run_id in started:
+                executions.mark_started(session, execution_id=start.execution_id, run_id=run_id)
+                decision = session.get(TriggerExecution, start.decision_id)
+                if decision is not None:
+                    decision.decision = "started"
+                    decision.workflow_execution_id = start.execution_id
+                    session.add(decision)
+            session.commit()
+            rows = records.open_runs(session, user_id=envelope.user_id)
+            return [
+                row.temporal_workflow_id
+                for row in rows
+                if row.temporal_workflow_id not in own_runs and self._wants(session, row, envelope)
+            ]
+
+    def _wants(self, session: Any, row: WorkflowExecution, envelope: EventEnvelope) -> bool:
+        key = (row.workflow_id, row.workflow_version)
+        if key not in self._interest:
+            definition = records.version_definition(session, *key)
+            self._interest[key] = (
+                JourneyDocument.model_validate(definition) if definition is not None else None
+            )
+        document = self._interest[key]
+        return document is not None and event_interest(document).wants(envelope.type)
+
+    async def _signal(self, workflow_id: str, event: dict[str, Any]) -> None:
+        try:
+            await self._client.get_workflow_handle(workflow_id).signal("event", event)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # it ended since the mirror said open
+                return
+            raise
+        self._tally.signalled += 1

@@ -1,0 +1,265 @@
+"""What an event does, decided in one transaction before anything is asked of Temporal.
+
+For each trigger of the event's type the planner either replays the decision recorded when
+the event was delivered before, or decides now and records it: `not_matched`, `skipped` (with
+the reason) or `pending` (a start, with its reserved `workflow_executions` row). Recording the
+decision before the start is what makes redelivery safe: re-entry policies depend on state
+that changes (whether a run is still open), so an event must never be decided twice.
+`if_not_running` needs Temporal's word on the open runs; those triggers are decided in a
+second short transaction once it is in (`decide_after_check`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from dsl.events import EventEnvelope
+from dsl.triggers import Reentry, TriggerDecision, evaluate_trigger, user_id_of
+from journey import executions
+from journey.db.engine import SessionFactory
+from journey.db.models import TriggerExecution
+from journey.ingest import records
+from journey.ingest.trigger_cache import LiveTrigger
+from workflows.ids import trigger_workflow_id
+
+
+@dataclass
+class Start:
+    """A decided start Temporal has not acknowledged yet."""
+
+    trigger: LiveTrigger
+    decision_id: uuid.UUID
+    execution_id: uuid.UUID
+    user_id: str
+    workflow_id: str
+
+
+@dataclass
+class RunningCheck:
+    """An `if_not_running` trigger waiting for Temporal to say whether these runs are open."""
+
+    trigger: LiveTrigger
+    open_workflow_ids: list[str]
+
+
+@dataclass
+class Plan:
+    new_event: bool = False
+    starts: list[Start] = field(default_factory=list)
+    checks: list[RunningCheck] = field(default_factory=list)
+    own_runs: set[str] = field(default_factory=set)  # started by this event, now or before
+    replayed: int = 0
+    skipped: int = 0
+    not_matched: int = 0
+
+
+def start_key(workflow_id: str) -> str:
+    """The reservation key of a trigger's start (workflow_executions.idempotency_key)."""
+    return f"trigger:{workflow_id}"
+
+
+class Planner:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._db = session_factory
+
+    def plan(self, triggers: list[LiveTrigger], envelope: EventEnvelope) -> Plan:
+        event = envelope.model_dump(mode="json")
+        return self._transaction(lambda session: self._plan(session, triggers, envelope, event))
+
+    def decide_after_check(
+        self, checks: list[tuple[LiveTrigger, str | None]], envelope: EventEnvelope
+    ) -> Plan:
+        """Decide `if_not_running` triggers given the run Temporal says is open (or None)."""
+        event = envelope.model_dump(mode="json")
+
+        def decide(session: Session) -> Plan:
+            plan = Plan()
+            for trigger, running in checks:
+                if records.decision_for(session, trigger.id, envelope.id) is not None:
+                    continue
+                skip = f"if_not_running: {running} is running" if running else None
+                self._decide(session, trigger, envelope, event, plan, forced_skip=skip)
+            return plan
+
+        return self._transaction(decide)
+
+    def _transaction(self, work: Any) -> Plan:
+        # Another consumer may decide the same event at the same moment (a rebalance); the
+        # unique keys refuse the second writer, whose retry then replays the first's decisions.
+        for attempt in (1, 2):
+            with self._db() as session:
+                try:
+                    plan: Plan = work(session)
+                    session.commit()
+                    return plan
+                except IntegrityError:
+                    session.rollback()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _plan(
+        self,
+        session: Session,
+        triggers: list[LiveTrigger],
+        envelope: EventEnvelope,
+        event: dict[str, Any],
+    ) -> Plan:
+        plan = Plan()
+        for trigger in triggers:
+            user_id = _user_of(trigger, event)
+            if trigger.rule.create_profile and user_id is not None:
+                records.add_profile(session, user_id, envelope)
+        plan.new_event = records.add_event(session, envelope)
+        for trigger in triggers:
+            prior = records.decision_for(session, trigger.id, envelope.id)
+            if prior is None:
+                self._decide(session, trigger, envelope, event, plan)
+            else:
+                self._replay(session, trigger, prior, plan)
+        return plan
+
+    def _replay(
+        self, session: Session, trigger: LiveTrigger, prior: TriggerExecution, plan: Plan
+    ) -> None:
+        plan.replayed += 1
+        workflow_id = prior.temporal_workflow_id
+        if prior.decision not in records.ENTERED or workflow_id is None:
+            return
+        plan.own_runs.add(workflow_id)
+        if prior.decision != "pending" or trigger.journey_row is None:
+            return
+        reserved = executions.find_by_key(
+            session, workflow_id=trigger.journey_row.id, idempotency_key=start_key(workflow_id)
+        )
+        assert reserved is not None and prior.user_id is not None  # written with the decision
+        plan.starts.append(Start(trigger, prior.id, reserved.id, prior.user_id, workflow_id))
+
+    def _decide(
+        self,
+        session: Session,
+        trigger: LiveTrigger,
+        envelope: EventEnvelope,
+        event: dict[str, Any],
+        plan: Plan,
+        forced_skip: str | None = None,
+    ) -> None:
+        user_id = _user_of(trigger, event)
+        profile = records.profile(session, user_id) if user_id else None
+        verdict = evaluate_trigger(trigger.rule, event, profile)
+        decision = _Decision(session, trigger, envelope, verdict, known=profile is not None)
+        if not verdict.matched:
+            decision.record("not_matched", "; ".join(verdict.reasons))
+            plan.not_matched += 1
+            return
+        assert verdict.user_id is not None and verdict.dedupe_value is not None
+        skip = forced_skip or self._skip_reason(session, trigger, envelope, verdict)
+        if skip is None and forced_skip is None and trigger.rule.reentry is Reentry.IF_NOT_RUNNING:
+            assert trigger.journey_row is not None
+            open_ids = [
+                row.temporal_workflow_id
+                for row in records.open_runs(
+                    session, user_id=verdict.user_id, journey_id=trigger.journey_row.id
+                )
+            ]
+            if open_ids:  # Temporal decides; see decide_after_check
+                plan.checks.append(RunningCheck(trigger, open_ids))
+                return
+        if skip is None and profile is None:
+            document = trigger.journey.document if trigger.journey else None
+            if trigger.rule.create_profile or (document and document.create_missing_profile):
+                records.add_profile(session, verdict.user_id, envelope)  # the FKs need it
+                decision.known = True
+            else:
+                skip = f"user {verdict.user_id!r} has no profile and create_profile is off"
+        if skip is not None:
+            decision.record("skipped", skip)
+            plan.skipped += 1
+            return
+        plan.starts.append(decision.start())
+        plan.own_runs.add(plan.starts[-1].workflow_id)
+
+    @staticmethod
+    def _skip_reason(
+        session: Session, trigger: LiveTrigger, envelope: EventEnvelope, verdict: TriggerDecision
+    ) -> str | None:
+        """Why a matching event must not start a run (database checks), or None."""
+        if not trigger.journey_active:
+            return "the journey is not active"
+        assert verdict.user_id is not None and verdict.dedupe_value is not None
+        ids = {"trigger_id": trigger.id, "event_id": envelope.id}
+        same = records.same_dedupe_entry(session, dedupe_key=verdict.dedupe_value, **ids)
+        if same is not None:
+            return (
+                f"dedupe key {verdict.dedupe_value!r} already started {same.temporal_workflow_id}"
+            )
+        rule = trigger.rule
+        if rule.reentry is Reentry.ONCE:
+            entry = records.earlier_entry(session, user_id=verdict.user_id, since=None, **ids)
+            if entry is not None:
+                return f"once: already entered by event {entry.event_id}"
+        if rule.reentry is Reentry.ONCE_PER:
+            assert rule.reentry_period is not None
+            since = envelope.timestamp - rule.reentry_period
+            entry = records.earlier_entry(session, user_id=verdict.user_id, since=since, **ids)
+            if entry is not None:
+                return f"once_per: entered at {entry.event_at} by event {entry.event_id}"
+        return None
+
+
+def _user_of(trigger: LiveTrigger, event: dict[str, Any]) -> str | None:
+    return user_id_of(trigger.rule, event)
+
+
+@dataclass
+class _Decision:
+    """Writes one (trigger, event) decision row, and for a start its reserved run row."""
+
+    session: Session
+    trigger: LiveTrigger
+    envelope: EventEnvelope
+    verdict: TriggerDecision
+    known: bool
+
+    def record(self, decision: str, reason: str | None = None,
+               workflow_id: str | None = None) -> TriggerExecution:  # fmt: skip
+        row = TriggerExecution(
+            trigger_id=uuid.UUID(self.trigger.id),
+            user_id=self.verdict.user_id if self.known else None,
+            event_id=self.envelope.id,
+            event_at=self.envelope.timestamp,
+            event_data=self.envelope.model_dump(mode="json"),
+            condition_met=decision != "not_matched",
+            dedupe_key=self.verdict.dedupe_value,
+            decision=decision,
+            reason=reason[:4000] if reason else None,
+            temporal_workflow_id=workflow_id,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def start(self) -> Start:
+        trigger, verdict = self.trigger, self.verdict
+        assert trigger.journey_row is not None
+        assert verdict.user_id is not None and verdict.dedupe_value is not None
+        workflow_id = trigger_workflow_id(trigger.id, verdict.user_id, verdict.dedupe_value,
+                                          once=trigger.rule.reentry is Reentry.ONCE)  # fmt: skip
+        row = self.record("pending", workflow_id=workflow_id)
+        key = start_key(workflow_id)
+        reserved = executions.find_by_key(
+            self.session, workflow_id=trigger.journey_row.id, idempotency_key=key
+        )
+        if reserved is None:
+            reserved = executions.pending_row(
+                journey=trigger.journey_row, user_id=verdict.user_id,
+                temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
+            )  # fmt: skip
+            self.session.add(reserved)
+            self.session.flush()
+        return Start(trigger, row.id, reserved.id, verdict.user_id, workflow_id)
