@@ -112,7 +112,14 @@ class EventConsumer:
                 for message in group:
                     await self._handle_message(message, stop)
 
-        await asyncio.gather(*(handle_group(group) for group in groups.values()))
+        # Every group finishes (or reaches its next wait, once stop is set) before this
+        # returns: none may outlive the batch and act after the consumer closed.
+        outcomes = await asyncio.gather(
+            *(handle_group(group) for group in groups.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         await asyncio.to_thread(self._commit, messages)
 
     def _commit(self, messages: list[Message]) -> None:

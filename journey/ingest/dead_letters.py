@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from journey.config import Settings
 from journey.kafka import make_producer
@@ -17,6 +17,10 @@ ERROR_HEADER = "journey-error"  # the kind, one of envelopes.POISON_KINDS
 
 class DeadLetterFailed(ConnectionError):
     """The broker did not acknowledge a dead letter; the consumer retries it (transient)."""
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class DeadLetters:
@@ -39,25 +43,40 @@ class DeadLetters:
             ("journey-consumer-group", self._settings.kafka_consumer_group.encode()),
             ("journey-dead-lettered-at", datetime.now(UTC).isoformat().encode()),
         ]
+        value = message.value()
+        headers += list(message.headers() or [])  # type: ignore[arg-type]
+        try:
+            self._deliver(value, message.key(), headers)
+        except _TooLarge:
+            # Larger than the producer or topic allows: keep the evidence, not the body, so a
+            # huge message cannot stop the consumer.
+            size = str(len(value or b"")).encode()
+            self._deliver(None, message.key(), [*headers, ("journey-value-dropped", size)])
+        self.sent += 1
+
+    def _deliver(
+        self, value: bytes | None, key: bytes | None, headers: list[tuple[str, str | bytes | None]]
+    ) -> None:
+        """Produce and wait for the broker's acknowledgement: the offset that skips the poison
+        is committed later, so the letter must already be safe (poison is rare)."""
         failures: list[KafkaError] = []
 
         def delivered(error: KafkaError | None, _: Message) -> None:
             if error is not None:
                 failures.append(error)
 
-        # One at a time and acknowledged before returning: the offset that skips this message
-        # is committed later, so the letter must already be safe (poison is rare).
-        self._producer.produce(
-            self._settings.kafka_dead_letter_topic,
-            message.value(),
-            key=message.key(),
-            headers=headers + list(message.headers() or []),  # type: ignore[arg-type]
-            on_delivery=delivered,
-        )
+        topic = self._settings.kafka_dead_letter_topic
+        try:
+            self._producer.produce(topic, value, key=key, headers=headers, on_delivery=delivered)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise _TooLarge from exc
+            raise
         if self._producer.flush(30) or failures:
+            if failures and failures[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise _TooLarge
             reason = failures[0] if failures else "no acknowledgement within 30s"
             raise DeadLetterFailed(f"dead-letter topic did not take the message: {reason}")
-        self.sent += 1
 
     def close(self) -> None:
         self._producer.flush(10)

@@ -212,26 +212,14 @@ def ingest_settings(env: JourneyEnv, database_url: str | None = None, **override
 
 @asynccontextmanager
 async def ingest_stack(
-    env: JourneyEnv, database_url: str | None = None, **overrides: Any
+    env: JourneyEnv, database_url: str | None = None, *, worker: bool = True, **overrides: Any
 ) -> AsyncIterator[IngestStack]:
     """An IngestStack on `database_url` (migrated here; default: the journey_env SQLite file)
-    with settings `overrides`, fresh topics and group, and a worker on the test's queue."""
+    with settings `overrides`, fresh topics and group, and (unless `worker=False`) a worker on
+    the test's queue."""
     if database_url is not None:
         run_migrations(database_url)
     settings = ingest_settings(env, database_url, **overrides)
-    ensure_topics(settings)
-    engine = create_db_engine(settings.resolved_database_url)
-    sessions = make_session_factory(engine)
-    try:
-        async with journey_worker(env.temporal_client, settings, sessions):
-            yield IngestStack(settings, engine, sessions, env)
-    finally:
-        engine.dispose()
-
-
-@asynccontextmanager
-async def _stack(env: JourneyEnv, *, worker: bool) -> AsyncIterator[IngestStack]:
-    settings = ingest_settings(env)
     ensure_topics(settings)
     engine = create_db_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
@@ -248,7 +236,7 @@ async def _stack(env: JourneyEnv, *, worker: bool) -> AsyncIterator[IngestStack]
 @pytest_asyncio.fixture
 async def ingest(journey_env: JourneyEnv) -> AsyncIterator[IngestStack]:
     """SQLite (the journey_env database), fresh topics, a worker on the test's queue."""
-    async with _stack(journey_env, worker=True) as stack:
+    async with ingest_stack(journey_env) as stack:
         yield stack
 
 
@@ -256,7 +244,7 @@ async def ingest(journey_env: JourneyEnv) -> AsyncIterator[IngestStack]:
 async def ingest_starts(journey_env: JourneyEnv) -> AsyncIterator[IngestStack]:
     """The same without a worker: for tests about starts, whose runs need not execute (their
     task queue is fresh, so nothing ever picks them up)."""
-    async with _stack(journey_env, worker=False) as stack:
+    async with ingest_stack(journey_env, worker=False) as stack:
         yield stack
 
 

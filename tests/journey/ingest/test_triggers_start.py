@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 from dsl.events import EventEnvelope
-from journey.db.models import LifecycleEvent, User, WorkflowExecution
+from journey.db.models import LifecycleEvent, Trigger, User, WorkflowExecution
 from tests.journey.ingest.conftest import IngestStack
 from workflows.ids import trigger_workflow_id
 
@@ -36,3 +39,53 @@ async def test_a_matching_event_starts_the_journey_and_the_run_completes(
     assert ingest.count(LifecycleEvent) == 3
     assert ingest.count(User) == 2  # profiles created from the signups
     assert consumer.tally.started == 1
+
+
+async def test_trigger_changes_reach_a_running_consumer(ingest: IngestStack) -> None:
+    journey = ingest.journey()
+    ingest.user("ada")
+    before = EventEnvelope(type="signup", user_id="ada")
+    async with ingest.consumer() as consumer:
+        ingest.produce([before])
+        await ingest.handled(consumer, 1)
+        trigger = ingest.trigger(journey)  # created while the consumer runs
+        await asyncio.sleep(ingest.settings.trigger_refresh_seconds * 3)
+        after = EventEnvelope(type="signup", user_id="ada")
+        ingest.produce([after])
+        await ingest.handled(consumer, 2)
+        with ingest.sessions() as session:
+            row = session.get(Trigger, uuid.UUID(trigger))
+            assert row is not None
+            row.enabled = False
+            session.add(row)
+            session.commit()
+        await asyncio.sleep(ingest.settings.trigger_refresh_seconds * 3)
+        disabled = EventEnvelope(type="signup", user_id="ada")
+        ingest.produce([disabled])
+        await ingest.handled(consumer, 3)
+    assert [row.event_id for row in ingest.decisions(trigger)] == [after.id]
+    assert ingest.started_ids() == [trigger_workflow_id(trigger, "ada", after.id, once=False)]
+
+
+async def test_matching_events_that_cannot_start_are_skipped_with_the_reason(
+    ingest: IngestStack,
+) -> None:
+    inactive = ingest.trigger(ingest.journey(status="inactive"), event_type="signup")
+    strict = ingest.trigger(ingest.journey(), event_type="sign*")  # create_profile off
+    ingest.user("known")
+    stranger = EventEnvelope(type="signup", user_id="stranger")
+    known = EventEnvelope(type="signup.completed", user_id="known")
+    async with ingest.consumer() as consumer:
+        ingest.produce([stranger, known])
+        await ingest.handled(consumer, 2)
+    [skipped_inactive] = ingest.decisions(inactive)  # signup.completed is not "signup"
+    assert (skipped_inactive.decision, skipped_inactive.reason) == (
+        "skipped",
+        "the journey is not active",
+    )
+    by_event = {row.event_id: row for row in ingest.decisions(strict)}
+    assert by_event[stranger.id].decision == "skipped"
+    assert "has no profile" in (by_event[stranger.id].reason or "")
+    assert by_event[stranger.id].user_id is None  # no profile row was made for it
+    assert by_event[known.id].decision == "started"  # the prefix matched signup.completed
+    assert ingest.count(User) == 1
