@@ -25,6 +25,7 @@ from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.kafka import make_producer
 from journey.runtime import announce_ready, stop_event_on_signals
+from journey.schedules import ensure_schedules
 from journey.temporal_client import connect_with_retry
 from workflows.journey import JourneyWorkflow
 from workflows.stack_check import StackCheckWorkflow
@@ -117,6 +118,8 @@ async def run_worker(settings: Settings) -> None:
     client = await connect_with_retry(settings)
     try:
         async with journey_worker(client, settings, make_session_factory(engine)):
+            if settings.schedules_enabled:
+                await ensure_schedules(client, settings)
             announce_ready("worker", f"task queue {settings.temporal_task_queue}")
             await stop.wait()
     finally:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     trigger_refresh_seconds: float = 2.0
     # Users whose events the consumer handles at once (one user's events stay in order).
     ingest_concurrency: int = 16
+    # `journey worker` creates/updates the maintenance Schedules (journey/schedules.py).
+    schedules_enabled: bool = True
     tansu_bin: Path | None = None
 
     # SMTP: the embedded mail catcher unless a host names a real relay.
