@@ -17,21 +17,33 @@ from confluent_kafka import Producer
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import journey.metrics.jobs  # noqa: F401 - registers the metrics and maintenance schedules
 from activities.executions import ExecutionActivities
 from activities.journeys import JourneyActivities
+from activities.metrics import MetricsActivities
 from activities.registry import activity_name, build_action_activities
+from activities.segments import SegmentActivities
 from activities.stack_check import StackCheckActivities
 from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.kafka import make_producer
 from journey.runtime import announce_ready, stop_event_on_signals
 from journey.schedules import ensure_schedules
+from journey.segments.jobs import SEGMENT_REFRESH  # noqa: F401 - registers its schedule
 from journey.temporal_client import connect_with_retry
 from workflows.journey import JourneyWorkflow
+from workflows.maintenance import MaintenanceWorkflow, MetricsRollupWorkflow
+from workflows.segments import SegmentRefreshWorkflow
 from workflows.stack_check import StackCheckWorkflow
 from workflows.task_queues import SUFFIX_BY_ACTIVITY
 
-WORKFLOWS: Sequence[type] = (JourneyWorkflow, StackCheckWorkflow)
+WORKFLOWS: Sequence[type] = (
+    JourneyWorkflow,
+    StackCheckWorkflow,
+    MetricsRollupWorkflow,
+    MaintenanceWorkflow,
+    SegmentRefreshWorkflow,
+)
 
 
 def build_activities(
@@ -48,7 +60,24 @@ def build_activities(
         JourneyActivities(session_factory).load_journey,
         StackCheckActivities(session_factory).record_stack_check,
         ExecutionActivities(session_factory).record_execution_outcome,
+        *_metrics_activities(session_factory),
+        *_segment_activities(settings, session_factory, producer),
     ]
+
+
+def _metrics_activities(session_factory: SessionFactory) -> list[Callable[..., Any]]:
+    metrics = MetricsActivities(session_factory)
+    return [metrics.rollup_metrics_day, metrics.ensure_partitions, metrics.purge_expired]
+
+
+def _segment_activities(
+    settings: Settings, session_factory: SessionFactory, producer: Producer
+) -> list[Callable[..., Any]]:
+    segments = SegmentActivities(settings, session_factory, producer)
+    return [
+        segments.list_segments, segments.segment_changes, segments.apply_segment_changes,
+        segments.publish_segment_events, segments.renew_segment_memberships,
+    ]  # fmt: skip
 
 
 def _rate(settings: Settings, suffix: str) -> float | None:

@@ -8,8 +8,9 @@ the Temporal workflow sandbox re-imports it.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -205,9 +206,53 @@ class EmitEventResult(BaseModel):
 RECORD_EXECUTION_OUTCOME = "journey.record_execution_outcome"
 
 
+class NodeOutcome(BaseModel):
+    """What a run did at one node, summed over its visits (from the run's step log)."""
+
+    node_id: str
+    type: str
+    entered: int = 0
+    completed: int = 0  # step outcome "ok"
+    failed: int = 0  # step outcome "error" (went to on_error) or "failed" (failed the run)
+    variant: str | None = None  # `split` nodes: the variant the user got
+
+
+class StepLike(Protocol):
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def outcome(self) -> str | None: ...
+
+
+def summarize_steps(steps: Iterable[StepLike], variants: Any) -> list[NodeOutcome]:
+    """Per-node counts of a step log, in order of first entry; pure, so the workflow calls it.
+
+    `variants` is the run's `vars.variants` (split node id -> variant name, set by `split`).
+    Entries still open (a cancelled run) count as entered only."""
+    chosen = variants if isinstance(variants, dict) else {}
+    nodes: dict[str, NodeOutcome] = {}
+    for step in steps:
+        node = nodes.setdefault(step.node_id, NodeOutcome(node_id=step.node_id, type=step.type))
+        node.entered += 1
+        if step.outcome == "ok":
+            node.completed += 1
+        elif step.outcome in ("error", "failed"):
+            node.failed += 1
+    for node in nodes.values():
+        name = chosen.get(node.node_id)
+        if node.type == "split" and isinstance(name, str):
+            node.variant = name
+    return list(nodes.values())
+
+
 class ExecutionOutcomeInput(BaseModel):
     """How a run ended, for the `workflow_executions` mirror. Sent by the run itself, so runs
-    started outside the API (triggers, the Temporal client) are mirrored too."""
+    started outside the API (triggers, the Temporal client) are mirrored too.
+
+    `nodes` and `goal_reached` were added later with defaults: a payload without them (an
+    activity scheduled by an older worker) still decodes and leaves them unrecorded."""
 
     workflow_id: str
     run_id: str
@@ -219,3 +264,125 @@ class ExecutionOutcomeInput(BaseModel):
     error_message: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     finished_at: datetime
+    nodes: list[NodeOutcome] = Field(default_factory=list)
+    # Whether the journey's `goal` held at the end; None when it has none.
+    goal_reached: bool | None = None
+
+
+# ---- metrics rollup and maintenance (workflows/maintenance.py, activities/metrics.py) ---------
+
+ROLLUP_METRICS_DAY = "journey.rollup_metrics_day"
+ENSURE_PARTITIONS = "journey.ensure_partitions"
+PURGE_EXPIRED = "journey.purge_expired"
+
+# The tables the retention purge trims, in the order it trims them (references first).
+PurgeTable = Literal[
+    "trigger_executions", "workflow_executions", "lifecycle_events", "ingested_events",
+    "metrics_daily",
+]  # fmt: skip
+
+
+class RollupDayInput(BaseModel):
+    day: date
+
+
+class RollupDayResult(BaseModel):
+    day: date
+    rows: int
+
+
+class EnsurePartitionsInput(BaseModel):
+    now: datetime
+    months_ahead: int = Field(ge=0)
+
+
+class PurgeInput(BaseModel):
+    """Delete `table`'s rows older than `cutoff`, `batch_size` rows per transaction, at most
+    `max_batches` batches per call (the workflow calls again until `done`)."""
+
+    table: PurgeTable
+    cutoff: datetime
+    batch_size: int = Field(gt=0)
+    max_batches: int = Field(default=100, gt=0)
+
+
+class PurgeResult(BaseModel):
+    table: PurgeTable
+    deleted: int
+    done: bool
+    dropped_partitions: list[str] = Field(default_factory=list)
+
+
+# ---- segment refresh (workflows/segments.py, activities/segments.py) --------------------------
+
+SEGMENT_REFRESH_WORKFLOW = "journey.SegmentRefresh"
+LIST_SEGMENTS = "journey.list_segments"
+SEGMENT_CHANGES = "journey.segment_changes"
+APPLY_SEGMENT_CHANGES = "journey.apply_segment_changes"
+PUBLISH_SEGMENT_EVENTS = "journey.publish_segment_events"
+RENEW_SEGMENT = "journey.renew_segment_memberships"
+
+
+class SegmentRef(BaseModel):
+    id: str
+    name: str
+
+
+class SegmentRefreshInput(BaseModel):
+    """Refresh the cached memberships of every segment (or of `segment_ids`).
+
+    `run_key`, `evaluated_at`, `pending` and the counts are carried over continue-as-new;
+    a new refresh leaves them unset."""
+
+    segment_ids: list[str] | None = None
+    run_key: str | None = None
+    evaluated_at: datetime | None = None
+    pending: list[SegmentRef] | None = None
+    refreshed: int = 0
+    entered: int = 0
+    exited: int = 0
+
+
+class SegmentRefreshResult(BaseModel):
+    refreshed: int
+    entered: int
+    exited: int
+
+
+class ListSegmentsInput(BaseModel):
+    segment_ids: list[str] | None = None
+
+
+class SegmentChangesInput(BaseModel):
+    segment_id: str
+
+
+class SegmentChanges(BaseModel):
+    """Up to the batch size of each; `found` is False when the segment was deleted (or its
+    stored conditions are invalid: it is skipped)."""
+
+    found: bool = True
+    entered: list[str] = Field(default_factory=list)
+    exited: list[str] = Field(default_factory=list)
+    complete: bool = True
+
+
+class ApplySegmentChangesInput(BaseModel):
+    segment_id: str
+    entered: list[str]
+    exited: list[str]
+    evaluated_at: datetime
+
+
+class PublishSegmentEventsInput(BaseModel):
+    segment: SegmentRef
+    # Part of every event id: the refresh run's key and the step, the same on every retry.
+    event_key: str
+    entered: list[str]
+    exited: list[str]
+    timestamp: datetime
+
+
+class RenewSegmentInput(BaseModel):
+    segment_id: str
+    evaluated_at: datetime

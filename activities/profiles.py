@@ -13,12 +13,17 @@ Each change is recorded in the effect ledger in its own transaction, keyed by th
 an increment retried after a crash finds the record and is not applied twice. Two attempts
 racing on one key cannot both commit (the ledger's primary key); the loser's retry returns the
 winner's result.
+
+A stage change is `journey.lifecycle.transition_stage`, the same function the API's transition
+uses. Its `lifecycle.stage_changed` event is published after the commit under an id derived
+from the effect key; a retry that finds the ledger record publishes it again with that id.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import Producer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -41,14 +46,20 @@ from activities.contracts import (
     UserSnapshot,
 )
 from activities.rendering import RenderLimits, render_value
+from dsl.events import EventEnvelope
 from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
 from journey.db.engine import SessionFactory
-from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
+from journey.db.models import User, WorkflowExecution
 from journey.ledger import Ledger
+from journey.lifecycle import (
+    STAGE_CHANGED_EVENT,
+    publish_stage_changed,
+    stage_event,
+    stage_event_id,
+    transition_stage,
+)
 
 __all__ = ["STAGE_CHANGED_EVENT", "ProfileActivities", "snapshot"]
-
-STAGE_CHANGED_EVENT = "lifecycle.stage_changed"
 
 
 def snapshot(user: User) -> UserSnapshot:
@@ -89,9 +100,20 @@ def _record(session: Session, meta: ActionMeta, kind: str, outcome: str, result:
 
 
 class ProfileActivities:
-    def __init__(self, session_factory: SessionFactory, limits: RenderLimits | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        limits: RenderLimits | None = None,
+        *,
+        producer: Producer | None = None,
+        events_topic: str | None = None,
+    ) -> None:
+        """Without `producer` and `events_topic` stage changes are not announced on Kafka; the
+        worker always passes both (activities/registry.py)."""
         self._session_factory = session_factory
         self._limits = limits
+        self._producer = producer
+        self._events_topic = events_topic
 
     @activity.defn(name=LOAD_USER)
     def load_user(self, request: LoadUserInput) -> UserSnapshot | None:
@@ -143,17 +165,15 @@ class ProfileActivities:
         with self._session_factory() as session:
             recorded = Ledger.lookup_in(session, meta.effect_key)
             if recorded is not None:
-                return LifecycleTransitionResult.model_validate(recorded.result)
+                result = LifecycleTransitionResult.model_validate(recorded.result)
+                # The attempt that committed may have died before the broker's ack: announce
+                # again under the same id (consumers dedupe), so the event is at least once.
+                if result.changed:
+                    event = stage_event(session, stage_event_id(meta.effect_key))
+                    if event is not None:
+                        self._announce(event)
+                return result
             user = _locked_user(session, meta.user_id)
-            from_stage = user.current_lifecycle_stage
-            if from_stage == request.stage:
-                # Already there: recorded as a no-op, with no second history row.
-                unchanged = LifecycleTransitionResult(
-                    from_stage=from_stage, to_stage=request.stage, changed=False
-                )
-                _record(session, meta, "lifecycle_transition", "noop", unchanged)
-                session.commit()
-                return unchanged
             execution_id = session.exec(
                 select(WorkflowExecution.id).where(
                     WorkflowExecution.temporal_workflow_id == meta.workflow_id
@@ -166,31 +186,25 @@ class ProfileActivities:
                 "run_id": meta.run_id,
                 "node_id": meta.node_id,
                 "effect_key": meta.effect_key,
-                "reason": request.reason,
             }
-            user.current_lifecycle_stage = request.stage
-            session.add(user)
-            session.add(
-                UserLifecycleHistory(
-                    user_id=user.id,
-                    from_stage=from_stage,
-                    to_stage=request.stage,
-                    workflow_execution_id=execution_id,
-                    metadata_=details,
-                )
+            change = transition_stage(
+                session, user=user, to_stage=request.stage, reason=request.reason,
+                details=details, source="journey", execution_id=execution_id,
+                event_key=meta.effect_key,
+            )  # fmt: skip
+            result = LifecycleTransitionResult(
+                from_stage=change.from_stage, to_stage=change.to_stage, changed=change.changed
             )
-            session.add(
-                LifecycleEvent(
-                    event_type=STAGE_CHANGED_EVENT,
-                    user_id=user.id,
-                    workflow_execution_id=execution_id,
-                    lifecycle_stage=request.stage,
-                    event_data={"from_stage": from_stage, "to_stage": request.stage, **details},
-                )
-            )
-            changed = LifecycleTransitionResult(
-                from_stage=from_stage, to_stage=request.stage, changed=True
-            )
-            _record(session, meta, "lifecycle_transition", "delivered", changed)
+            # Already there: recorded as a no-op, with no second history row.
+            outcome = "delivered" if change.changed else "noop"
+            _record(session, meta, "lifecycle_transition", outcome, result)
             session.commit()
-            return changed
+        if change.event is not None:
+            self._announce(change.event)
+        return result
+
+    def _announce(self, event: EventEnvelope) -> None:
+        """Publish after the commit; a broker error fails the attempt and Temporal retries it,
+        which finds the ledger record and publishes again."""
+        if self._producer is not None and self._events_topic is not None:
+            publish_stage_changed(self._producer, self._events_topic, event)

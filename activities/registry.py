@@ -39,7 +39,11 @@ def build_action_activities(
     producer: Producer,
 ) -> list[Callable[..., Any]]:
     """Every action activity, bound to its dependencies. The caller owns `http` and `producer`."""
-    profiles = ProfileActivities(session_factory, RenderLimits.from_settings(settings))
+    # Stage changes are announced on the events topic, so triggers can react to them.
+    profiles = ProfileActivities(
+        session_factory, RenderLimits.from_settings(settings),
+        producer=producer, events_topic=settings.kafka_events_topic,
+    )  # fmt: skip
     found: list[Callable[..., Any]] = [
         profiles.load_user,
         profiles.update_attributes,

@@ -164,3 +164,10 @@ def require_role(role: Role) -> Any:
         return principal
 
     return Depends(check)
+
+
+# The role a route needs, as a dependency that also gives the caller.
+Viewer = Annotated[Principal, require_role(Role.viewer)]
+Operator = Annotated[Principal, require_role(Role.operator)]
+Editor = Annotated[Principal, require_role(Role.editor)]
+Admin = Annotated[Principal, require_role(Role.admin)]

@@ -12,7 +12,18 @@ from api.audit import AuditMiddleware
 from api.auth import log_auth_warnings
 from api.deps import AppState
 from api.errors import install_error_handlers
-from api.routes import audit, events, executions, health, runs, triggers, workflows
+from api.routes import (
+    audit,
+    events,
+    executions,
+    health,
+    metrics,
+    runs,
+    segments,
+    triggers,
+    users,
+    workflows,
+)
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.kafka import make_producer
@@ -61,4 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workflows.router)
     app.include_router(events.router)
     app.include_router(triggers.router)
+    app.include_router(segments.router)
+    app.include_router(users.router)
+    app.include_router(metrics.router)
     return app

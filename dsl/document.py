@@ -36,6 +36,13 @@ class JourneyDocument(StrictModel):
         description="Create a profile for a user id that has none when the run starts; "
         "otherwise actions for such a user fail with UnknownUser.",
     )
+    # Opt-in: the example journeys use lifecycle_stages as a label (which stages a journey is
+    # about), and their triggers start them for users in other stages too.
+    restrict_to_stages: bool = Field(
+        default=False,
+        description="Only users whose current stage is in lifecycle_stages may start the "
+        "journey (REST start answers 409, triggers record a skip); no effect without stages.",
+    )
 
     def node_map(self) -> dict[str, NodeBase]:
         """Nodes by id (the first of duplicates wins; validation reports duplicates)."""

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from journey.config import get_settings
+from journey.metrics.cli import metrics_app
 from journey.runtime import configure_logging
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(db_app, name="db")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the REST gateway.")
 app.add_typer(events_app, name="events")
 app.add_typer(token_app, name="token")
+app.add_typer(metrics_app, name="metrics")
 
 
 @app.command()

@@ -58,8 +58,26 @@ class Settings(BaseSettings):
     trigger_refresh_seconds: float = 2.0
     # Users whose events the consumer handles at once (one user's events stay in order).
     ingest_concurrency: int = 16
+    # Segments (journey/segments/): the refresh Schedule (every 15 minutes) caches memberships
+    # in user_segment_memberships and emits segment.entered/exited; a cached row counts as
+    # current until its refresh time plus this TTL (longer than the interval, so a missed
+    # refresh or two does not expire the cache).
+    segment_membership_ttl_seconds: int = Field(default=86_400, gt=0)
+    # Users entering or leaving one segment handled per refresh step (one activity each).
+    segment_refresh_batch_size: int = Field(default=500, ge=1, le=5000)
     # `journey worker` creates/updates the maintenance Schedules (journey/schedules.py).
     schedules_enabled: bool = True
+    # Retention in days, purged daily in batches (journey/metrics/retention.py); the event-id
+    # dedupe table (ingested_events) follows lifecycle_events.
+    retention_trigger_executions_days: int = Field(default=90, ge=1)
+    retention_workflow_executions_days: int = Field(default=365, ge=1)
+    retention_lifecycle_events_days: int = Field(default=730, ge=1)
+    retention_metrics_daily_days: int = Field(default=1095, ge=1)
+    retention_batch_size: int = Field(default=1000, ge=1)
+    # PostgreSQL: monthly lifecycle_events partitions kept created ahead of the current month.
+    partition_months_ahead: int = Field(default=3, ge=0, le=24)
+    # The daily metrics rollup recomputes this many most recent whole days (late events).
+    metrics_rollup_days: int = Field(default=2, ge=1, le=31)
     tansu_bin: Path | None = None
 
     # SMTP: the embedded mail catcher unless a host names a real relay.

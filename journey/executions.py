@@ -14,12 +14,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from activities.contracts import ExecutionOutcomeInput
-from journey.db.models import User, Workflow, WorkflowExecution
+from activities.contracts import ExecutionOutcomeInput, NodeOutcome
+from journey.db.models import User, Workflow, WorkflowExecution, WorkflowExecutionNode
 
 __all__ = [
     "ExecutionFilter",
@@ -150,10 +150,34 @@ def record_outcome(session: Session, outcome: ExecutionOutcomeInput) -> Workflow
     row.error_message = outcome.error_message
     row.variables = dict(outcome.variables)
     row.completed_at = outcome.finished_at
+    if outcome.nodes:  # a payload from before the field has none: keep what is there
+        row.goal_reached = outcome.goal_reached
     session.add(row)
+    if outcome.nodes:
+        session.flush()
+        _replace_nodes(session, execution_id=row.id, nodes=outcome.nodes)
     session.commit()
     session.refresh(row)
     return row
+
+
+def _replace_nodes(session: Session, *, execution_id: uuid.UUID, nodes: list[NodeOutcome]) -> None:
+    """The run's per-node rows, replaced as a whole (activity retries write the same rows)."""
+    session.execute(
+        delete(WorkflowExecutionNode).where(col(WorkflowExecutionNode.execution_id) == execution_id)
+    )
+    session.add_all(
+        WorkflowExecutionNode(
+            execution_id=execution_id,
+            node_id=node.node_id[:255],
+            node_type=node.type[:50],
+            entered=node.entered,
+            completed=node.completed,
+            failed=node.failed,
+            variant=node.variant[:255] if node.variant is not None else None,
+        )
+        for node in nodes
+    )
 
 
 class ExecutionFilter:

@@ -24,6 +24,7 @@ from dsl.document import JourneyDocument
 from dsl.triggers import Reentry, TriggerRule, evaluate_trigger
 from journey.db.models import Trigger, TriggerExecution, Workflow
 from journey.ingest import records
+from journey.lifecycle import stage_limit_reason
 from workflows.ids import trigger_workflow_id
 
 
@@ -186,11 +187,16 @@ def _new_profile(session: Session, *, user_id: str, event: dict[str, Any]) -> di
     return snapshot(user).model_dump(mode="json")
 
 
-def _creates_profiles(journey: Workflow) -> bool:
+def _document(journey: Workflow) -> JourneyDocument | None:
     try:
-        return JourneyDocument.model_validate(journey.definition).create_missing_profile
-    except ValidationError:  # stored rows are validated; a legacy one creates nothing
-        return False
+        return JourneyDocument.model_validate(journey.definition)
+    except ValidationError:  # stored rows are validated; a legacy one limits and creates nothing
+        return None
+
+
+def _creates_profiles(journey: Workflow) -> bool:
+    document = _document(journey)
+    return document is not None and document.create_missing_profile
 
 
 @dataclass
@@ -245,6 +251,9 @@ def dry_run(
             notes.append("the trigger names no stored journey")
         elif journey.status != "active":
             notes.append(f"the journey is {journey.status}; only active journeys start")
+        stage = (known_profile or {}).get("current_lifecycle_stage")
+        if journey is not None and (outside := stage_limit_reason(_document(journey), stage)):
+            notes.append(outside)
         creates = rule.create_profile or (journey is not None and _creates_profiles(journey))
         if known_profile is None and not creates:
             notes.append(

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ExecutionOutcomeInput,
         LoadUserInput,
         UserSnapshot,
+        summarize_steps,
     )
     from workflows import search_attributes as sa
     from workflows.context import ActionExhausted, RunContext
@@ -230,6 +231,9 @@ class JourneyWorkflow:
             error_message=error,
             variables=ctx.variables,
             finished_at=workflow.now(),
+            # Payload only (no new commands): per-node counts and the goal, for the metrics.
+            nodes=summarize_steps(ctx.step_log, ctx.variables.get("variants")),
+            goal_reached=ctx.holds(ctx.document.goal) if ctx.document.goal else None,
         )
         try:
             await workflow.execute_activity(

@@ -34,6 +34,7 @@ from dsl.validation import validate_journey
 from journey import executions
 from journey.db.models import User, Workflow, WorkflowExecution
 from journey.definitions import snapshot_of
+from journey.lifecycle import stage_limit_reason
 from journey.starter import start_run
 from workflows.ids import journey_workflow_id
 from workflows.models import JourneyState
@@ -73,8 +74,15 @@ async def _start(
         existing = executions.find_by_key(session, workflow_id=journey.id, idempotency_key=key)
         if existing is not None:
             return ExecutionOut.of(existing)
-        _ensure_user(session, journey, body.user_id)
         snapshot = snapshot_of(journey)
+        # A journey limited to stages (restrict_to_stages); an unknown user it would not create
+        # is left to _ensure_user's 404.
+        user = session.get(User, body.user_id)
+        stage = user.current_lifecycle_stage if user is not None else None
+        outside = stage_limit_reason(snapshot.document, stage)
+        if outside is not None and (user is not None or snapshot.document.create_missing_profile):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{outside} (restrict_to_stages)")
+        _ensure_user(session, journey, body.user_id)
         temporal_id = journey_workflow_id(snapshot.journey_id, body.user_id, key)
         row, new = executions.reserve(
             session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,

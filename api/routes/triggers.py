@@ -10,18 +10,17 @@ are unknown ids (404), as in `/api/workflows`. `POST /{id}/test` reads and never
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.auth import Principal, Role, require_role
-from api.deps import StateDep
+from api.auth import Editor, Operator, Viewer
+from api.deps import SessionDep
 from api.errors import problem_responses
+from api.located import LocatedRoute
 from api.schemas.triggers import (
     TriggerCreate,
     TriggerExecutionPublic,
@@ -36,54 +35,8 @@ from api.schemas.triggers import (
     dry_run_examples,
     update_examples,
 )
-from dsl.validation import loc_to_pointer
 from journey import triggers
 from journey.db.models import Trigger, Workflow
-
-# The rule's model-level errors, by the field they are about.
-_MODEL_ERROR_FIELDS = {
-    "missing_reentry_period": "reentry_period",
-    "invalid_reentry_period": "reentry_period",
-    "unexpected_reentry_period": "reentry_period",
-}
-
-
-def _unescape(segment: str) -> str:
-    return segment.replace("~1", "/").replace("~0", "~")
-
-
-def located_errors(errors: Sequence[Any], body: Any) -> list[dict[str, Any]]:
-    """Body error locations as paths into the submitted body (see the module docstring)."""
-    located = []
-    for error in errors:
-        loc = tuple(error.get("loc", ()))
-        kind = str(error.get("type", ""))
-        if loc[:1] == ("body",) and isinstance(body, dict) and kind != "json_invalid":
-            pointer = loc_to_pointer(loc[1:], body, kind)
-            segments = [_unescape(part) for part in pointer.split("/")[1:]]
-            if not segments and kind in _MODEL_ERROR_FIELDS:
-                segments = [_MODEL_ERROR_FIELDS[kind]]
-            loc = ("body", *segments)
-        located.append({**error, "loc": loc})
-    return located
-
-
-class LocatedRoute(APIRoute):
-    """Re-raises request validation errors with `located_errors`; the shared handler then
-    answers the usual 422 problem."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = located_errors(exc.errors(), exc.body)
-                raise RequestValidationError(errors, body=exc.body) from exc
-
-        return route
-
 
 router = APIRouter(
     prefix="/api/triggers",
@@ -91,17 +44,6 @@ router = APIRouter(
     route_class=LocatedRoute,
     responses=problem_responses(401, 403, 413, 422, 429, 500),
 )
-
-
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.session_factory() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-Viewer = Annotated[Principal, require_role(Role.viewer)]
-Operator = Annotated[Principal, require_role(Role.operator)]
-Editor = Annotated[Principal, require_role(Role.editor)]
 
 
 def load_trigger(trigger_id: str, session: SessionDep) -> Trigger:

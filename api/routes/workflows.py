@@ -9,15 +9,13 @@ Routes are sync: the session factory is synchronous, and FastAPI runs them in it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from api.auth import Principal, Role, require_role
-from api.deps import StateDep
+from api.auth import Editor, Viewer
+from api.deps import SessionDep
 from api.errors import InvalidJourney, problem_responses
 from api.schemas.workflows import (
     StatusChange,
@@ -45,16 +43,6 @@ router = APIRouter(
     tags=["workflows"],
     responses=problem_responses(401, 403, 413, 422, 429, 500),
 )
-
-
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.session_factory() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-Viewer = Annotated[Principal, require_role(Role.viewer)]
-Editor = Annotated[Principal, require_role(Role.editor)]
 
 
 def _not_found(what: str) -> HTTPException:

@@ -27,6 +27,7 @@ from journey.db.models import LifecycleEvent, TriggerExecution, User
 from journey.definitions import find_by_name
 from journey.dev.stack import DevStack
 from journey.kafka import make_producer, produce_json
+from journey.lifecycle import transition_stage
 from workflows.models import JourneyResult
 from workflows.stack_check import StackCheckWorkflow
 
@@ -121,8 +122,13 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
         with sessions() as session:
             if find_by_name(session, SMOKE_JOURNEY) is None:
                 raise RuntimeError(f"example journey {SMOKE_JOURNEY!r} is not in the database")
-            session.add(User(id=user_id, email=f"{user_id}@example.com",
-                             current_lifecycle_stage="Retention"))  # fmt: skip
+            # An activated user (the win-back trigger skips Acquisition), moved there by the
+            # shared transition so the funnel and history show it.
+            user = User(id=user_id, email=f"{user_id}@example.com")
+            session.add(user)
+            session.flush()
+            transition_stage(session, user=user, to_stage="Activation", reason="smoke check",
+                             details={}, source="smoke")  # fmt: skip
             session.commit()
         inactive = EventEnvelope(type="user.inactive", user_id=user_id)
         await send(inactive)

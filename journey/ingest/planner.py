@@ -25,6 +25,7 @@ from journey.db.engine import SessionFactory
 from journey.db.models import TriggerExecution
 from journey.ingest import records
 from journey.ingest.trigger_cache import LiveTrigger
+from journey.lifecycle import stage_limit_reason
 from workflows.ids import trigger_workflow_id
 
 
@@ -158,7 +159,7 @@ class Planner:
             plan.not_matched += 1
             return
         assert verdict.user_id is not None and verdict.dedupe_value is not None
-        skip = forced_skip or self._skip_reason(session, trigger, envelope, verdict)
+        skip = forced_skip or self._skip_reason(session, trigger, envelope, verdict, profile)
         if skip is None and forced_skip is None and trigger.rule.reentry is Reentry.IF_NOT_RUNNING:
             assert trigger.journey_row is not None
             open_ids = [
@@ -186,11 +187,19 @@ class Planner:
 
     @staticmethod
     def _skip_reason(
-        session: Session, trigger: LiveTrigger, envelope: EventEnvelope, verdict: TriggerDecision
+        session: Session,
+        trigger: LiveTrigger,
+        envelope: EventEnvelope,
+        verdict: TriggerDecision,
+        profile: dict[str, Any] | None = None,
     ) -> str | None:
         """Why a matching event must not start a run (database checks), or None."""
         if not trigger.journey_active:
             return "the journey is not active"
+        document = trigger.journey.document if trigger.journey else None
+        stage = profile.get("current_lifecycle_stage") if profile else None
+        if (outside := stage_limit_reason(document, stage)) is not None:
+            return outside  # the journey's restrict_to_stages
         assert verdict.user_id is not None and verdict.dedupe_value is not None
         ids = {"trigger_id": trigger.id, "event_id": envelope.id}
         same = records.same_dedupe_entry(session, dedupe_key=verdict.dedupe_value, **ids)

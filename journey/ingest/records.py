@@ -10,12 +10,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from activities.profiles import snapshot
 from dsl.events import EventEnvelope
 from journey.db.models import (
+    IngestedEvent,
     LifecycleEvent,
     TriggerExecution,
     User,
@@ -50,18 +52,26 @@ def add_profile(session: Session, user_id: str, envelope: EventEnvelope) -> None
 
 
 def add_event(session: Session, envelope: EventEnvelope) -> bool:
-    """Append the event to `lifecycle_events` unless its id is there; True if added."""
-    known_user = session.get(User, envelope.user_id) is not None
-    values = {
-        "event_id": envelope.id,
-        "event_type": envelope.type[:100],
-        # The FK needs an existing profile; the envelope keeps the id either way.
-        "user_id": envelope.user_id if known_user else None,
-        "event_data": envelope.model_dump(mode="json"),
-    }
+    """Append the event to `lifecycle_events` unless its id was recorded before; True if added.
+
+    The id is claimed in `ingested_events` first (its primary key decides, also between
+    concurrent consumers): `lifecycle_events` is partitioned on PostgreSQL and cannot hold a
+    unique index on the id alone (migration 0005)."""
     dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(LifecycleEvent).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    claim = dialect.insert(IngestedEvent).values(event_id=envelope.id).on_conflict_do_nothing()
+    if session.execute(claim.returning(col(IngestedEvent.event_id))).first() is None:
+        return False
+    known_user = session.get(User, envelope.user_id) is not None
+    session.execute(
+        insert(LifecycleEvent).values(
+            event_id=envelope.id,
+            event_type=envelope.type[:100],
+            # The FK needs an existing profile; the envelope keeps the id either way.
+            user_id=envelope.user_id if known_user else None,
+            event_data=envelope.model_dump(mode="json"),
+        )
+    )
+    return True
 
 
 def decision_for(session: Session, trigger_id: str, event_id: str) -> TriggerExecution | None:

@@ -56,9 +56,9 @@ def load_triggers(session_factory: SessionFactory) -> list[LiveTrigger]:
             except ValidationError as exc:  # rows are written validated; say so if one is not
                 log.error("ignoring trigger %s (%s): %s", trigger.id, trigger.name, exc)
                 continue
-            if journey is not None:
-                session.expunge(journey)
             loaded.append(LiveTrigger(str(trigger.id), trigger.name, rule, journey, snapshot))
+        # Detached for use after the session; one journey may serve several triggers.
+        session.expunge_all()
     return loaded
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlmodel import select
@@ -21,9 +23,14 @@ from activities.contracts import (
     UpdateAttributesResult,
 )
 from activities.profiles import STAGE_CHANGED_EVENT, ProfileActivities
+from journey.config import Settings
 from journey.db.engine import SessionFactory
 from journey.db.models import LifecycleEvent, User, UserLifecycleHistory
+from journey.kafka import ensure_topics, make_producer
+from journey.lifecycle import stage_event_id
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
+from tests.api.test_users import read_events, topic_size
+from tests.harness.env import JourneyEnv
 
 
 @pytest.fixture
@@ -180,6 +187,8 @@ def test_transition_updates_stage_and_writes_history_and_audit(
         assert audit.event_data is not None
         assert audit.event_data["from_stage"] == "Acquisition"
         assert audit.event_data["to_stage"] == "Activation"
+        assert (audit.event_data["source"], history.metadata_["source"]) == ("journey", "journey")
+        assert audit.event_id == stage_event_id(request.meta.effect_key)
 
 
 def test_transition_to_current_stage_is_a_no_op(
@@ -206,3 +215,40 @@ def test_transition_errors_are_non_retryable(profiles: ProfileActivities) -> Non
     with pytest.raises(ApplicationError) as info:
         transition(profiles, "Churned")
     assert_non_retryable(info, INVALID_STAGE)
+
+
+@pytest.fixture
+def publishing(
+    profiles: ProfileActivities, session_factory: SessionFactory, journey_env: JourneyEnv
+) -> Iterator[tuple[ProfileActivities, Settings]]:
+    """Profile activities that announce stage changes on a fresh events topic."""
+    topic = f"events-{uuid4().hex[:8]}"
+    settings = journey_env.settings.model_copy(update={"kafka_events_topic": topic})
+    ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    yield ProfileActivities(session_factory, producer=producer, events_topic=topic), settings
+    producer.flush(5)
+
+
+def test_a_transition_is_announced_under_its_effect_key(
+    publishing: tuple[ProfileActivities, Settings],
+) -> None:
+    activities, settings = publishing
+    result, request = transition(activities, "Revenue", reason="paid")
+    assert result.changed
+    [(key, event)] = read_events(settings, 1)
+    assert key == b"u1"
+    assert (event["id"], event["type"], event["user_id"]) == (
+        stage_event_id(request.meta.effect_key), STAGE_CHANGED_EVENT, "u1")  # fmt: skip
+    assert event["properties"] == {"from_stage": "Acquisition", "to_stage": "Revenue",
+                                   "reason": "paid", "source": "journey"}  # fmt: skip
+
+    # A retry that finds the ledger record (its first attempt may have missed the broker's
+    # ack) announces again, with the same id and content; consumers dedupe by id.
+    assert ActivityEnvironment().run(activities.lifecycle_transition, request) == result
+    events = read_events(settings, 2)
+    assert [e for _, e in events] == [event, event]
+
+    unchanged, _ = transition(activities, "Revenue")  # a no-op announces nothing
+    assert not unchanged.changed
+    assert topic_size(settings) == 2

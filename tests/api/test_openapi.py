@@ -21,6 +21,16 @@ ENDPOINTS = {
     ("post", "/api/triggers"), ("get", "/api/triggers"), ("get", "/api/triggers/{trigger_id}"),
     ("put", "/api/triggers/{trigger_id}"), ("delete", "/api/triggers/{trigger_id}"),
     ("get", "/api/triggers/{trigger_id}/executions"), ("post", "/api/triggers/{trigger_id}/test"),
+    ("post", "/api/segments"), ("get", "/api/segments"), ("get", "/api/segments/{segment_id}"),
+    ("put", "/api/segments/{segment_id}"), ("delete", "/api/segments/{segment_id}"),
+    ("post", "/api/segments/evaluate"), ("get", "/api/segments/{segment_id}/users"),
+    ("get", "/api/segments/{segment_id}/overlap/{other_id}"),
+    ("get", "/api/metrics/lifecycle/funnel"), ("get", "/api/metrics/cohorts"),
+    ("get", "/api/metrics/workflows/{workflow_id}/performance"), ("get", "/api/metrics/daily"),
+    ("get", "/api/metrics/segments/{segment_id}/conversion"),
+    ("get", "/api/users"), ("get", "/api/users/{user_id}"), ("put", "/api/users/{user_id}"),
+    ("delete", "/api/users/{user_id}"), ("get", "/api/users/{user_id}/lifecycle"),
+    ("post", "/api/users/{user_id}/lifecycle/transition"), ("get", "/api/users/{user_id}/history"),
 }  # fmt: skip
 
 

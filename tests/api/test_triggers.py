@@ -397,3 +397,20 @@ async def test_a_dry_run_changes_nothing(api: Api) -> None:
     with api.sessions() as session:
         assert (ada := session.get(User, "ada")) and ada.attributes == {"plan": "pro"}
         assert session.get(User, "ghost") is None
+
+
+async def test_a_stage_limited_journey_is_noted_for_users_outside_its_stages(api: Api) -> None:
+    journey_id = await api.journey("Limited", lifecycle_stages=["Retention"],
+                                   restrict_to_stages=True)  # fmt: skip
+    created = await api.trigger(journey_id, conditions=None)
+    api.user("ada", plan="pro")  # a new profile is in Acquisition
+    outside = await api.dry_run(created["id"], event=EVENT)
+    assert (outside["matched"], outside["would_start"]) == (True, False)
+    assert outside["notes"] == ["user stage Acquisition not in the journey's stages [Retention]"]
+    with api.sessions() as session:
+        ada = session.get(User, "ada")
+        assert ada is not None
+        ada.current_lifecycle_stage = "Retention"
+        session.add(ada)
+        session.commit()
+    assert (await api.dry_run(created["id"], event=EVENT))["would_start"] is True

@@ -35,15 +35,30 @@ Added after the seed: `deliveries`, the effect ledger of journey actions (migrat
 `workflow_versions`, `audit_log` and `workflow_executions.idempotency_key` for the REST
 gateway (migration 0003).
 
-Not in scope here: the seed's partitioning (lifecycle_events, trigger_executions, metrics_daily)
-and its retention and backup policies, which are operational concerns for a later migration.
+Migration 0005 (metrics, retention, partitioning) adds `ingested_events` (the event-id dedupe),
+`workflow_execution_nodes` (per-node counts and split variants of finished runs),
+`workflow_executions.goal_reached`, and indexes on the `workflow_execution_id` references that
+the retention purge clears. It makes `lifecycle_events.created_at` NOT NULL and replaces the
+unique `uq_lifecycle_events_event_id` with the plain `idx_lifecycle_events_event_id`, on both
+databases. On PostgreSQL only, `lifecycle_events` is partitioned by month on `created_at`:
+
+- its primary key `pk_lifecycle_events` is (id, created_at) on PostgreSQL (a partitioned
+  table's keys must contain the partition key), (id) on SQLite and in the models;
+- the partitions `lifecycle_events_YYYY_MM` and `lifecycle_events_default` are tables of
+  their own on PostgreSQL, created ahead of time by the maintenance job
+  (journey/metrics/partitions.py); they are not models, and schema comparisons skip them
+  (`partitions.is_partition`).
+
+The retention policy (lifecycle_events 2 years, trigger_executions 90 days, workflow_executions
+1 year, metrics_daily 3 years) is a scheduled purge (journey/metrics/retention.py). The seed's
+partitioning of trigger_executions and metrics_daily, and its backups, are not implemented.
 """
 
 from __future__ import annotations
 
 from journey.db.models._base import NAMING_CONVENTION
 from journey.db.models.deliveries import DELIVERY_KINDS, DELIVERY_OUTCOMES, Delivery
-from journey.db.models.events import DailyMetric, LifecycleEvent
+from journey.db.models.events import DailyMetric, IngestedEvent, LifecycleEvent
 from journey.db.models.gateway import AuditEntry, WorkflowVersion
 from journey.db.models.users import User, UserLifecycleHistory, UserSegment, UserSegmentMembership
 from journey.db.models.workflows import (
@@ -53,6 +68,7 @@ from journey.db.models.workflows import (
     TriggerExecution,
     Workflow,
     WorkflowExecution,
+    WorkflowExecutionNode,
 )
 
 __all__ = [
@@ -64,6 +80,7 @@ __all__ = [
     "AuditEntry",
     "DailyMetric",
     "Delivery",
+    "IngestedEvent",
     "LifecycleEvent",
     "Trigger",
     "TriggerExecution",
@@ -73,5 +90,6 @@ __all__ = [
     "UserSegmentMembership",
     "Workflow",
     "WorkflowExecution",
+    "WorkflowExecutionNode",
     "WorkflowVersion",
 ]

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Index, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import Date, Index, Numeric, String, UniqueConstraint, Uuid, func, text
 from sqlmodel import Field, SQLModel
 
-from journey.db.models._base import descending, json_object, timestamp
-from journey.db.types import BigIntegerPK, JSONType
+from journey.db.models._base import descending, json_object
+from journey.db.types import BigIntegerPK, JSONType, UTCDateTime, utcnow
 
 
 class LifecycleEvent(SQLModel, table=True):
@@ -23,8 +23,17 @@ class LifecycleEvent(SQLModel, table=True):
         Index("idx_lifecycle_events_type", "event_type", descending("created_at")),
         Index("idx_lifecycle_events_stage", "lifecycle_stage", descending("created_at")),
         Index("idx_lifecycle_events_created", descending("created_at")),
-        # Migration 0004: an envelope is recorded once however often Kafka delivers it.
-        Index("uq_lifecycle_events_event_id", "event_id", unique=True),
+        # Migration 0005: looking events up by envelope id. Not unique: on PostgreSQL the
+        # table is partitioned by month, and unique indexes would have to include created_at;
+        # dedupe is `ingested_events` (below).
+        Index("idx_lifecycle_events_event_id", "event_id"),
+        # Migration 0005: the retention purge of workflow_executions clears these references.
+        Index(
+            "idx_lifecycle_events_execution",
+            "workflow_execution_id",
+            postgresql_where=text("workflow_execution_id IS NOT NULL"),
+            sqlite_where=text("workflow_execution_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntegerPK)
@@ -35,8 +44,35 @@ class LifecycleEvent(SQLModel, table=True):
     )
     lifecycle_stage: str | None = Field(default=None, sa_type=String(50))
     event_data: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
-    created_at: datetime | None = timestamp()
+    # NOT NULL since migration 0005: the partition key on PostgreSQL.
+    created_at: datetime | None = Field(
+        default_factory=utcnow,
+        nullable=False,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.now()},
+    )
     event_id: str | None = Field(default=None, sa_type=String(255))
+
+
+class IngestedEvent(SQLModel, table=True):
+    """The id of every event envelope recorded in `lifecycle_events` (migration 0005).
+
+    The consumer inserts here first (ON CONFLICT DO NOTHING) and records the event only when
+    the id is new, so a redelivered envelope is recorded once on both databases, although the
+    partitioned `lifecycle_events` cannot carry a unique index on `event_id` alone. Purged
+    with the retention of `lifecycle_events`.
+    """
+
+    __tablename__ = "ingested_events"
+    __table_args__ = (Index("idx_ingested_events_received", "received_at"),)
+
+    event_id: str = Field(primary_key=True, sa_type=String(255))
+    received_at: datetime | None = Field(
+        default_factory=utcnow,
+        nullable=False,
+        sa_type=UTCDateTime,
+        sa_column_kwargs={"server_default": func.now()},
+    )
 
 
 class DailyMetric(SQLModel, table=True):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Index,
+    Integer,
     String,
     Text,
     Uuid,
@@ -83,6 +84,27 @@ class WorkflowExecution(SQLModel, table=True):
     updated_at: datetime | None = timestamp(on_update=True)
     # `Idempotency-Key` of the start request: a repeat returns this execution.
     idempotency_key: str | None = Field(default=None, sa_type=String(255))
+    # Migration 0005: whether the journey's `goal` held when the run ended (NULL: no goal, or
+    # a run recorded before the column).
+    goal_reached: bool | None = Field(default=None, sa_type=Boolean)
+
+
+class WorkflowExecutionNode(SQLModel, table=True):
+    """What one finished run did at one node (migration 0005): how often the node was entered,
+    completed and failed, and for a `split` the variant the user got. Written with the run's
+    end (journey/executions.py `record_outcome`); read by the performance metrics."""
+
+    __tablename__ = "workflow_execution_nodes"
+
+    execution_id: uuid.UUID = Field(
+        primary_key=True, foreign_key="workflow_executions.id", ondelete="CASCADE", sa_type=Uuid
+    )
+    node_id: str = Field(primary_key=True, sa_type=String(255))
+    node_type: str = Field(sa_type=String(50))
+    entered: int = Field(default=0, sa_type=Integer)
+    completed: int = Field(default=0, sa_type=Integer)
+    failed: int = Field(default=0, sa_type=Integer)
+    variant: str | None = Field(default=None, sa_type=String(255))
 
 
 class Trigger(SQLModel, table=True):
@@ -143,6 +165,13 @@ class TriggerExecution(SQLModel, table=True):
         # A redelivered event finds the decision made the first time.
         Index("uq_trigger_executions_event", "trigger_id", "event_id", unique=True),
         Index("idx_trigger_executions_dedupe", "trigger_id", "dedupe_key"),
+        # Migration 0005: the retention purge of workflow_executions clears these references.
+        Index(
+            "idx_trigger_executions_execution",
+            "workflow_execution_id",
+            postgresql_where=text("workflow_execution_id IS NOT NULL"),
+            sqlite_where=text("workflow_execution_id IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()

@@ -37,6 +37,7 @@ from journey.db.models import (
     Workflow,
     WorkflowExecution,
 )
+from journey.metrics.partitions import is_partition
 from tests.harness.database import POSTGRES_ENV, empty_database_url, postgres_admin_url
 
 SEED_TABLES = {
@@ -119,19 +120,37 @@ def _indexes(engine: Engine, table: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+# PostgreSQL-only deviation (migration 0005, see journey/db/models/__init__.py): lifecycle_events
+# is partitioned by month there, so its primary key also holds the partition key created_at,
+# and its partitions are tables of their own. Both are normalised away here, and only here.
+PARTITION_KEYS = {"lifecycle_events": "created_at"}
+
+
+def _primary_key(table: str, columns: list[str], dialect: str) -> list[str]:
+    if dialect == "postgresql" and table in PARTITION_KEYS:
+        assert columns[-1] == PARTITION_KEYS[table], columns
+        return columns[:-1]
+    return columns
+
+
+def tables(engine: Engine) -> list[str]:
+    """The tables of the schema: partitions are storage, not tables of their own."""
+    return sorted(name for name in inspect(engine).get_table_names() if not is_partition(name))
+
+
 def logical_schema(engine: Engine) -> dict[str, Any]:
     """Tables, columns, keys, constraints and indexes, in terms both databases share."""
     inspector = inspect(engine)
     dialect = engine.dialect.name
     schema: dict[str, Any] = {}
-    for table in sorted(inspector.get_table_names()):
+    for table in tables(engine):
         pk = inspector.get_pk_constraint(table)
         schema[table] = {
             "columns": [
                 (c["name"], type_family(c["type"], dialect), c["nullable"])
                 for c in inspector.get_columns(table)
             ],
-            "primary_key": (pk["name"], pk["constrained_columns"]),
+            "primary_key": (pk["name"], _primary_key(table, pk["constrained_columns"], dialect)),
             "foreign_keys": {
                 fk["name"]: (
                     fk["constrained_columns"],
@@ -175,10 +194,19 @@ def declared_index(index: sa.Index) -> dict[str, Any]:
 # ---- the schema --------------------------------------------------------------------------------
 
 
+def _not_a_partition(name: str | None, kind: str, parents: Any) -> bool:
+    return not (kind == "table" and name is not None and is_partition(name))
+
+
 def test_migrations_match_models(migrated_engine: Engine) -> None:
     with migrated_engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": _not_a_partition,
+            },
         )
         assert compare_metadata(context, SQLModel.metadata) == []
 

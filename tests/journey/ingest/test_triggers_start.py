@@ -89,3 +89,16 @@ async def test_matching_events_that_cannot_start_are_skipped_with_the_reason(
     assert by_event[stranger.id].user_id is None  # no profile row was made for it
     assert by_event[known.id].decision == "started"  # the prefix matched signup.completed
     assert ingest.count(User) == 1
+
+
+async def test_two_triggers_of_one_journey_each_start_their_run(ingest: IngestStack) -> None:
+    journey = ingest.journey()
+    first = ingest.trigger(journey, event_type="signup", create_profile=True)
+    second = ingest.trigger(journey, event_type="sign*", create_profile=True)
+    event = EventEnvelope(type="signup", user_id="ada")
+    async with ingest.consumer() as consumer:
+        ingest.produce([event])
+        await ingest.handled(consumer, 1)
+    assert sorted(ingest.started_ids()) == sorted(
+        trigger_workflow_id(trigger, "ada", event.id, once=False) for trigger in (first, second)
+    )
