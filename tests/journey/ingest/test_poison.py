@@ -114,8 +114,9 @@ def produce_raw(
     return sent
 
 
-def read_dead_letters(settings: Settings, count: int) -> list[Message]:
-    """The first `count` dead letters, read by assignment (no group join)."""
+def read_dead_letters(settings: Settings, count: int, seconds: float = 60.0) -> list[Message]:
+    """The first `count` dead letters (or all that come within `seconds`), read by assignment
+    (no group join)."""
     topic = settings.kafka_dead_letter_topic
     reader = Consumer(
         {"bootstrap.servers": settings.resolved_kafka_bootstrap,
@@ -125,7 +126,7 @@ def read_dead_letters(settings: Settings, count: int) -> list[Message]:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         letters: list[Message] = []
-        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        deadline = datetime.now(UTC) + timedelta(seconds=seconds)
         while len(letters) < count and datetime.now(UTC) < deadline:
             message = reader.poll(0.5)
             if message is not None and message.error() is None:
@@ -133,23 +134,6 @@ def read_dead_letters(settings: Settings, count: int) -> list[Message]:
         return letters
     finally:
         reader.close()
-
-
-def dead_letter_total(settings: Settings) -> int:
-    """How many messages the dead-letter topic holds (its end offsets; nothing is deleted).
-
-    Exact because each dead letter is flushed on its own: tansu undercounts a partition whose
-    last batch holds several records (see IngestStack.end_offsets)."""
-    topic = settings.kafka_dead_letter_topic
-    probe = Consumer({"bootstrap.servers": settings.resolved_kafka_bootstrap,
-                      "group.id": f"dlq-probe-{uuid.uuid4().hex[:8]}"})  # fmt: skip
-    try:
-        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(
-            probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        )
-    finally:
-        probe.close()
 
 
 def headers_of(message: Message) -> dict[str, bytes]:
@@ -189,8 +173,10 @@ async def test_every_poison_kind_is_dead_lettered_verbatim_and_the_consumer_goes
     assert ingest.count(LifecycleEvent) == 1  # poison is not recorded
     assert ingest.count(TriggerExecution) == 1
 
-    letters = await asyncio.to_thread(read_dead_letters, settings, len(POISON))
-    assert dead_letter_total(settings) == len(POISON)  # one letter each, no more
+    # One letter each, no more: read one more than expected (tansu's watermarks undercount
+    # batched records, so the topic is read, not measured).
+    letters = await asyncio.to_thread(read_dead_letters, settings, len(POISON) + 1, 10.0)
+    assert len(letters) == len(POISON)
     by_key = {letter.key(): letter for letter in letters}
     origin = {message.key: message for message in sent}
     for key, value, kind in POISON:
@@ -260,7 +246,8 @@ async def test_a_new_consumer_in_the_group_reads_nothing_past_the_poison(
         )
     assert second.tally.events == len(partitions)
     assert second.tally.dead_lettered == 0  # the poison was not read again
-    assert dead_letter_total(ingest.settings) == len(poison)
+    letters = await asyncio.to_thread(read_dead_letters, ingest.settings, len(poison) + 1, 10.0)
+    assert len(letters) == len(poison)
     assert ingest.count(LifecycleEvent) == len(partitions)
 
 
