@@ -158,7 +158,9 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON kind of a value: null, bool, number, string, array, object (or other).
+    Shared with the segments' SQL compiler, which must classify literals the same way."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -166,9 +168,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return "number"
     if isinstance(value, str):
-        return "str"
+        return "string"
     if isinstance(value, list | tuple):
-        return "list"
+        return "array"
     if isinstance(value, Mapping):
         return "object"
     return "other"
@@ -176,10 +178,10 @@ def _kind(value: Any) -> str:
 
 def strict_equal(left: Any, right: Any) -> bool:
     """JSON equality without Python's cross-type quirks (True == 1, 1 == 1.0 is allowed)."""
-    kind = _kind(left)
-    if kind != _kind(right):
+    kind = json_kind(left)
+    if kind != json_kind(right):
         return False
-    if kind == "list":
+    if kind == "array":
         return len(left) == len(right) and all(map(strict_equal, left, right))
     if kind == "object":
         return left.keys() == right.keys() and all(strict_equal(left[k], right[k]) for k in left)
@@ -190,8 +192,8 @@ def strict_equal(left: Any, right: Any) -> bool:
 
 
 def _ordered(op: Op, left: Any, right: Any) -> bool:
-    kinds = (_kind(left), _kind(right))
-    if kinds not in {("number", "number"), ("str", "str")}:
+    kinds = (json_kind(left), json_kind(right))
+    if kinds not in {("number", "number"), ("string", "string")}:
         return False
     if op is Op.GT:
         return bool(left > right)

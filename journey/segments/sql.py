@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import and_, false, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsl.conditions import AllOf, AnyOf, Leaf, NotOf, Op, Ref, strict_equal
+from dsl.conditions import AllOf, AnyOf, Leaf, NotOf, Op, Ref, json_kind, strict_equal
 from dsl.fields import split_path
 from journey.db.models import User
 from journey.segments.rules import ATTRIBUTES, COLUMN_FIELDS
@@ -54,19 +54,6 @@ KINDS = ("null", "bool", "number", "string", "array", "object")
 ORDER_OPS = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 
 
-def kind_of(value: Any) -> str:
-    """The JSON kind of a literal: null, bool, number, string, array or object."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list | tuple) else "object"
-
-
 @dataclass(frozen=True)
 class Const:
     """A literal of the condition: its kind is known while compiling."""
@@ -75,7 +62,7 @@ class Const:
 
     @property
     def kind(self) -> str:
-        return kind_of(self.value)
+        return json_kind(self.value)
 
 
 def column_of(name: str) -> ColumnElement[Any]:
