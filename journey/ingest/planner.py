@@ -113,7 +113,7 @@ class Planner:
     ) -> Plan:
         plan = Plan()
         for trigger in triggers:
-            user_id = _user_of(trigger, event)
+            user_id = user_id_of(trigger.rule, event)
             if trigger.rule.create_profile and user_id is not None:
                 records.add_profile(session, user_id, envelope)
         plan.new_event = records.add_event(session, envelope)
@@ -150,7 +150,7 @@ class Planner:
         plan: Plan,
         forced_skip: str | None = None,
     ) -> None:
-        user_id = _user_of(trigger, event)
+        user_id = user_id_of(trigger.rule, event)
         profile = records.profile(session, user_id) if user_id else None
         verdict = evaluate_trigger(trigger.rule, event, profile)
         decision = _Decision(session, trigger, envelope, verdict, known=profile is not None)
@@ -219,10 +219,6 @@ class Planner:
             if entry is not None:
                 return f"once_per: entered at {entry.event_at} by event {entry.event_id}"
         return None
-
-
-def _user_of(trigger: LiveTrigger, event: dict[str, Any]) -> str | None:
-    return user_id_of(trigger.rule, event)
 
 
 @dataclass
