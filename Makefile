@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest smoke clean
+.PHONY: run test lint typecheck pytest smoke chaos clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required (set PYTHON=...)"; exit 1; }
@@ -35,6 +35,10 @@ pytest: $(STAMP)
 
 smoke: $(STAMP)
 	$(BIN)/journey dev --smoke
+
+# Nightly-style: killed workers and consumers, restarted servers (tests/chaos, a few minutes).
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos -s -p no:cacheprovider tests/chaos
 
 clean:
 	rm -rf $(VENV) .journey .mypy_cache .pytest_cache .ruff_cache

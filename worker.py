@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import journey.metrics.jobs  # noqa: F401 - registers the metrics and maintenance schedules
 from activities.executions import ExecutionActivities
@@ -80,6 +81,11 @@ def _segment_activities(
     ]  # fmt: skip
 
 
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """The sandbox re-imports workflow modules for every run; see Settings.workflow_sandbox."""
+    return SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+
+
 def _rate(settings: Settings, suffix: str) -> float | None:
     rates = {"email": settings.email_max_per_second, "webhook": settings.webhook_max_per_second}
     return rates[suffix]
@@ -115,6 +121,7 @@ async def journey_worker(
                     client,
                     task_queue=queue,
                     workflows=list(WORKFLOWS),
+                    workflow_runner=workflow_runner(settings),
                     activities=main,
                     # Database activities are synchronous (SQLModel) and run on this pool.
                     activity_executor=executor,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from jinja2 import StrictUndefined, Template, TemplateError
@@ -112,6 +112,11 @@ def _html_environment() -> JourneySandbox:
     return JourneySandbox(undefined=StrictUndefined, autoescape=True)
 
 
+@lru_cache(maxsize=512)
+def _compile_html(source: str) -> Template:
+    return _html_environment().from_string(source)
+
+
 def _snippet(source: str) -> str:
     return source if len(source) <= 200 else source[:197] + "..."
 
@@ -179,7 +184,7 @@ def render_html(
     source: str, context: TemplateContext, *, limits: RenderLimits | None = None
 ) -> str:
     """Render an HTML template, escaping every substituted value."""
-    return _render(_html_environment().from_string, source, context.model_dump(), limits)
+    return _render(_compile_html, source, context.model_dump(), limits)
 
 
 def render_value(

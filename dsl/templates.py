@@ -13,7 +13,7 @@ chance to look: `range` is capped far below Jinja2's default of 100,000 items, a
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, meta
@@ -83,15 +83,19 @@ def template_environment() -> JourneySandbox:
     return JourneySandbox(undefined=StrictUndefined, autoescape=False)
 
 
+# Journeys render the same few templates for every user: compiling is far dearer than
+# rendering, and compiled templates are immutable, so they are shared (thread-safe).
+@lru_cache(maxsize=2048)
 def compile_template(source: str) -> Template:
     """Compile, raising jinja2.TemplateSyntaxError with the line of the problem."""
     return template_environment().from_string(source)
 
 
-def unknown_roots(source: str) -> set[str]:
+@lru_cache(maxsize=2048)
+def unknown_roots(source: str) -> frozenset[str]:
     """Top-level names a template reads that are not part of the template context."""
     parsed = template_environment().parse(source)
-    return set(meta.find_undeclared_variables(parsed)) - TEMPLATE_ROOTS
+    return frozenset(meta.find_undeclared_variables(parsed)) - TEMPLATE_ROOTS
 
 
 def is_template(value: str) -> bool:

@@ -176,6 +176,34 @@ def token_create(
     typer.echo(create_token(settings, subject=subject, role=Role[role], ttl=ttl))
 
 
+@app.command("bench")
+def bench(
+    quick: Annotated[
+        bool, typer.Option(help="Every scenario small enough to finish in under 3 minutes.")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run this scenario only; repeatable.")
+    ] = None,
+    results: Annotated[
+        Path | None,
+        typer.Option(help="Write the results table here (a full run writes bench/RESULTS.md)."),
+    ] = None,
+) -> None:
+    """Benchmark Journey against the raw engine: one JSON line per result."""
+    try:
+        from bench.runner import main as run_bench
+    except ImportError as exc:
+        typer.echo(f"journey bench: needs a source checkout (no bench/: {exc})", err=True)
+        raise typer.Exit(2) from exc
+
+    try:
+        code = run_bench(get_settings(), quick=quick, names=only or None, results=results)
+    except KeyError as exc:
+        typer.echo(f"journey bench: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
 @app.command("validate")
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Journey JSON files to validate.")],

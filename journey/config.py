@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_ui_url: str | None = None
     temporal_bin: Path | None = None
+    # Run workflows in the SDK's import sandbox. Off by default: re-importing the interpreter
+    # for every run cost more than the journey itself (bench/: journey_throughput). Replays in
+    # CI always use the sandbox, so a nondeterministic call in workflows/ still fails a test.
+    workflow_sandbox: bool = False
 
     # Kafka: embedded tansu broker unless bootstrap servers name existing brokers.
     kafka_bootstrap: str | None = None

@@ -79,4 +79,7 @@ async def _start(
         search_attributes=attributes,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # When this process also runs a worker for the queue (the benchmarks, an embedded
+        # deployment), its first workflow task comes back with the start response.
+        request_eager_start=True,
     )

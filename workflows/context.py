@@ -16,9 +16,16 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.contracts import UNKNOWN_USER, ActionMeta, TemplateContext
+    from activities.contracts import (
+        LIFECYCLE_TRANSITION,
+        UNKNOWN_USER,
+        UPDATE_ATTRIBUTES,
+        ActionMeta,
+        TemplateContext,
+    )
     from dsl.conditions import evaluate
     from workflows.models import JourneySnapshot, StepLogEntry
+    from workflows.patches import Patches
     from workflows.policies import retry_policy, start_to_close
     from workflows.task_queues import PATCH_ID, action_queue
 
@@ -28,6 +35,11 @@ UNKNOWN_USER_PATCH = "unknown-user-check"
 # Recorded in new runs: an event whose `id` this run already received is ignored (Kafka
 # delivers at least once). Older histories replay receiving every delivery.
 DEDUPE_PATCH = "dedupe-delivered-events"
+# In lean runs (workflows/patches.py) short database steps (loading the profile, attribute
+# updates, stage changes, the end-of-run mirror) run as local activities, inside the workflow
+# task that asks for them, instead of a round trip through the server each. They stay
+# idempotent: the effect ledger dedupes a step re-run after a lost workflow task.
+LOCAL_ACTIONS = frozenset({UPDATE_ATTRIBUTES, LIFECYCLE_TRANSITION})
 MAX_PENDING_EVENTS = 500
 # The ids remembered for dedupe (the most recent ones); carried across continue-as-new.
 MAX_SEEN_EVENT_IDS = 1_000
@@ -67,10 +79,13 @@ class RunContext:
         self.waiting_for: str | None = None
         self.outcome: str | None = None
         self.parallel_depth = 0
+        self.patches = Patches()
         # Set by the workflow: runs a path of nodes until it ends (used by `parallel`), and
         # shows the run's position in the Temporal UI.
         self.run_path: Callable[[str], Awaitable[None]]
         self.publish: Callable[[], None] = lambda: None
+        # Sends the run's position to the Temporal UI; called where the run is about to block.
+        self.show_position: Callable[[], None] = lambda: None
 
     # ---- data seen by conditions and templates ---------------------------------------------
 
@@ -121,7 +136,7 @@ class RunContext:
         MAX_SEEN_EVENT_IDS ids are remembered; an event without an id is always received.
         """
         event_id = event.get("id")
-        if isinstance(event_id, str) and event_id and workflow.patched(DEDUPE_PATCH):
+        if isinstance(event_id, str) and event_id and self.patches.has(DEDUPE_PATCH):
             if event_id in self.seen_event_ids:
                 return False
             self.seen_event_ids[event_id] = None
@@ -162,6 +177,8 @@ class RunContext:
     def wait_reason(self, reason: str | None) -> None:
         self.waiting_for = reason
         self.publish()
+        if reason is not None:
+            self.show_position()
 
     def now(self) -> datetime:
         return workflow.now()
@@ -173,7 +190,7 @@ class RunContext:
     ) -> ResultT:
         """Run an action node's activity. When retries are exhausted the run goes to the
         node's `on_error` (ActionExhausted); without one, the run fails."""
-        if not self.user_known and workflow.patched(UNKNOWN_USER_PATCH):
+        if not self.user_known and self.patches.has(UNKNOWN_USER_PATCH):
             reason = (
                 f"user {self.user_id!r} has no profile and journey {self.document.name!r} "
                 "does not create profiles (create_missing_profile)"
@@ -181,10 +198,20 @@ class RunContext:
             if node.on_error:
                 raise ActionExhausted(f"UnknownUser: {reason}")
             raise ApplicationError(reason, type=UNKNOWN_USER, non_retryable=True)
-        queue = action_queue(workflow.info().task_queue, activity)
-        if queue is not None and not workflow.patched(PATCH_ID):
-            queue = None
         try:
+            if activity in LOCAL_ACTIONS and self.patches.lean:
+                return await workflow.execute_local_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=start_to_close(node.type, node.timeout),
+                    retry_policy=retry_policy(node.type, node.retry),
+                    summary=f"{node.id}: {node.type}",
+                )
+            queue = action_queue(workflow.info().task_queue, activity)
+            if queue is not None and not self.patches.has(PATCH_ID):
+                queue = None
+            self.show_position()
             return await workflow.execute_activity(
                 activity,
                 arg,

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
@@ -65,6 +65,10 @@ class JourneyWorkflow:
             self._ctx.step_log = list(carried.step_log)
         self._ctx.run_path = self._run_path
         self._ctx.publish = self._publish
+        self._ctx.show_position = self._show_position
+        # Search attribute values waiting for the next point the run blocks, and those shown.
+        self._unshown: dict[str, str] = {}
+        self._shown: dict[str, str] = {}
         self._steps_before = carried.steps_before if carried else 0
         self._status = "running"
         self._exit_event: dict[str, Any] | None = None
@@ -93,6 +97,7 @@ class JourneyWorkflow:
 
     async def _interpret(self, request: JourneyInput) -> JourneyResult:
         ctx = self._ctx
+        ctx.patches.start()
         if request.carried is None:
             create = request.create_profile or request.journey.document.create_missing_profile
             await self._reload_user(create=create)
@@ -156,7 +161,10 @@ class JourneyWorkflow:
             node_id = next_id
 
     async def _reload_user(self, *, create: bool) -> None:
-        snapshot = await workflow.execute_activity(
+        run_step = (
+            workflow.execute_local_activity if self._ctx.patches.lean else workflow.execute_activity
+        )
+        snapshot = await run_step(
             LOAD_USER,
             LoadUserInput(user_id=self._ctx.user_id, create_if_missing=create),
             result_type=UserSnapshot | None,  # type: ignore[arg-type]
@@ -203,21 +211,42 @@ class JourneyWorkflow:
 
     def _publish_stage(self) -> None:
         stage = self._ctx.user.get("current_lifecycle_stage")
-        if stage and self._visible():
-            workflow.upsert_search_attributes([sa.LIFECYCLE_STAGE.value_set(str(stage))])
+        if stage:
+            self._set_attribute(sa.LIFECYCLE_STAGE, str(stage))
 
     def _publish(self) -> None:
         ctx = self._ctx
         current = ", ".join(ctx.current_nodes) or "-"
-        if self._visible():
-            workflow.upsert_search_attributes([sa.CURRENT_NODE.value_set(current)])
+        self._set_attribute(sa.CURRENT_NODE, current)
         waiting = f"; waiting for {ctx.waiting_for}" if ctx.waiting_for else ""
         workflow.set_current_details(f"{ctx.document.name}: at {current}{waiting}")
+
+    def _set_attribute(self, key: SearchAttributeKey[str], value: str) -> None:
+        if not self._visible():
+            return
+        if not self._ctx.patches.lean:
+            workflow.upsert_search_attributes([key.value_set(value)])
+            return
+        # Lean runs send them where the run is about to block (an activity, a timer, an event,
+        # a child, the end), in one upsert: each upsert is a history event and a visibility
+        # write on the server, and nobody can look at a position the run only passed through.
+        self._unshown[key.name] = value
+
+    def _show_position(self) -> None:
+        """Send the search attributes that changed since they were last shown, at once."""
+        changed = {k: v for k, v in self._unshown.items() if self._shown.get(k) != v}
+        self._unshown.clear()
+        if changed:
+            workflow.upsert_search_attributes(
+                [sa.BY_NAME[name].value_set(value) for name, value in changed.items()]
+            )
+            self._shown.update(changed)
 
     async def _mirror(self, status: str, error: str | None) -> None:
         """Report the end of the run. Called after catching cancellation, which Temporal
         allows: new commands still run. A mirror that keeps failing must not fail the run."""
-        if not workflow.patched(MIRROR_PATCH):
+        self._show_position()
+        if not self._ctx.patches.has(MIRROR_PATCH):
             return
         ctx, info = self._ctx, workflow.info()
         outcome = ExecutionOutcomeInput(
@@ -235,8 +264,11 @@ class JourneyWorkflow:
             nodes=summarize_steps(ctx.step_log, ctx.variables.get("variants")),
             goal_reached=ctx.holds(ctx.document.goal) if ctx.document.goal else None,
         )
+        run_step = (
+            workflow.execute_local_activity if self._ctx.patches.lean else workflow.execute_activity
+        )
         try:
-            await workflow.execute_activity(
+            await run_step(
                 RECORD_EXECUTION_OUTCOME,
                 outcome,
                 start_to_close_timeout=timedelta(seconds=15),

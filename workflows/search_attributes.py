@@ -12,6 +12,8 @@ CURRENT_NODE = SearchAttributeKey.for_keyword("JourneyCurrentNode")
 LIFECYCLE_STAGE = SearchAttributeKey.for_keyword("JourneyLifecycleStage")
 
 ALL = (JOURNEY_ID, JOURNEY_VERSION, USER_ID, CURRENT_NODE, LIFECYCLE_STAGE)
+# The attributes a run updates as it goes, by name.
+BY_NAME = {key.name: key for key in (CURRENT_NODE, LIFECYCLE_STAGE)}
 
 
 def dev_server_flags() -> list[str]:

@@ -33,7 +33,9 @@ def load_history(path: Path) -> WorkflowHistory:
 
 
 def journey_replayer() -> Replayer:
-    """Exactly the workflows the worker runs, with the product's data converter."""
+    """Exactly the workflows the worker runs, with the product's data converter, replayed in
+    the SDK's sandbox (the Replayer's default) even though the worker runs without it by
+    default: a nondeterministic call in workflows/ fails the replay test."""
     return Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER)
 
 

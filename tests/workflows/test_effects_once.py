@@ -2,19 +2,25 @@
 
 To make the first attempt apply its change *after* Temporal has given up on it, the test holds
 SQLite's write lock: attempt 1 blocks in its commit until its start-to-close timeout passes and
-Temporal starts attempt 2; then the lock is released and both attempts race to apply the same
-effect key. Only one may win, and the journey still completes.
+attempt 2 starts; then the lock is released and both attempts race to apply the same effect
+key. Only one may win, and the journey still completes.
+
+update_attributes runs as a local activity (workflows/patches.py), so its attempts are not
+visible on the server while they run: the lock is held for two timeouts plus two retry
+intervals, and the history's local-activity marker then shows that attempt 2 did happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 from typing import Any
 
 from sqlmodel import select
 
+from activities.contracts import UPDATE_ATTRIBUTES
 from journey.config import Settings
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.db.models import Delivery
@@ -34,7 +40,12 @@ INCREMENT_ONCE = {
 }  # fmt: skip
 
 
+# Attempt 1 times out after 2 s, attempt 2 starts 1 s later and blocks too.
+LOCK_HELD_SECONDS = 2 * (2 + 1)
+
+
 async def wait_for_attempt(handle: Any, attempt: int) -> None:
+    """For activities that go through the server (email, webhook)."""
     for _ in range(600):
         description = await handle.describe()
         pending = description.raw_description.pending_activities
@@ -42,6 +53,17 @@ async def wait_for_attempt(handle: Any, attempt: int) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"activity never reached attempt {attempt}")
+
+
+def local_activity_attempts(history: Any) -> list[int]:
+    attempts = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and "data" in marker.details:
+            data = json.loads(marker.details["data"].payloads[0].data)
+            if data.get("activity_type") == UPDATE_ATTRIBUTES:
+                attempts.append(int(data["attempt"]))
+    return attempts
 
 
 async def test_an_increment_whose_attempt_timed_out_is_applied_once(
@@ -54,7 +76,7 @@ async def test_an_increment_whose_attempt_timed_out_is_applied_once(
     try:
         blocker.execute("BEGIN IMMEDIATE")  # take the write lock
         handle = await journey_runner.start(INCREMENT_ONCE)
-        await wait_for_attempt(handle, 2)  # attempt 1 timed out while blocked on the lock
+        await asyncio.sleep(LOCK_HELD_SECONDS)  # attempt 1 timed out while blocked on the lock
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -63,6 +85,7 @@ async def test_an_increment_whose_attempt_timed_out_is_applied_once(
     assert result.outcome == "completed"
     assert journey_runner.user("u1").attributes == {"logins": 1}
     assert [step.node_id for step in result.step_log] == ["count", "fin"]
+    assert max(local_activity_attempts(await handle.fetch_history())) >= 2
 
 
 async def test_a_worker_killed_after_its_increment_does_not_apply_it_again(
@@ -75,7 +98,7 @@ async def test_a_worker_killed_after_its_increment_does_not_apply_it_again(
     try:
         blocker.execute("BEGIN IMMEDIATE")
         handle = await start_run(journey_env, INCREMENT_ONCE)
-        await wait_for_attempt(handle, 2)  # attempt 1 timed out server-side, still blocked
+        await asyncio.sleep(LOCK_HELD_SECONDS)  # attempt 1 timed out, still blocked
     finally:
         blocker.execute("ROLLBACK")  # attempt 1 now commits its increment and ledger row
         blocker.close()

@@ -71,9 +71,14 @@ async def test_a_waiting_run_is_findable_and_says_what_it_waits_for(
     assert (await current_details(handle)).endswith("finished, outcome completed")
 
     history = await handle.fetch_history()
+    # Activities and local activities (their markers) alike are named by node id.
     summaries = [
         e.user_metadata.summary.data
         for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes") and e.HasField("user_metadata")
+        if e.HasField("user_metadata")
+        and (
+            e.HasField("activity_task_scheduled_event_attributes")
+            or e.HasField("marker_recorded_event_attributes")
+        )
     ]
     assert b"to_activation: lifecycle_transition" in b" ".join(summaries)

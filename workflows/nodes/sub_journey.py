@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def run(node: Any, ctx: RunContext) -> str | None:
+    ctx.show_position()
     snapshot = await workflow.execute_activity(
         LOAD_JOURNEY,
         LoadJourneyInput(journey_id=node.journey_id),

@@ -1,0 +1,70 @@
+"""email_throttle: does the email task queue hold its configured global rate?
+
+N one-email journeys start at once with `email_max_per_second` set; "ours" is the rate at
+which the SMTP server received the mail, "baseline" the configured rate. A ratio at or just
+under 1.0 means the limit holds; well above 1.0 means it leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from bench.core import Result, Scenario, Size
+from bench.stack import bench_stack
+from dsl.validation import validate_journey
+from journey.config import Settings
+from journey.db.models import User
+from journey.starter import start_run
+from worker import journey_worker
+from workflows.models import JourneySnapshot
+
+ONE_EMAIL = {
+    "name": "one email",
+    "start": "mail",
+    "nodes": [
+        {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "hi", "text": "x",
+         "next": "fin"},
+        {"id": "fin", "type": "end"},
+    ],
+}  # fmt: skip
+
+
+async def run(settings: Settings, size: Size) -> list[Result]:
+    rate = float(size.extra["rate"])
+    n = size.n
+    async with bench_stack(settings, email_max_per_second=rate) as stack:
+        with stack.session_factory() as session:
+            session.add_all(User(id=f"u{i}", email=f"u{i}@example.com") for i in range(n))
+            session.commit()
+        document = validate_journey(ONE_EMAIL).document
+        assert document is not None
+        journey = JourneySnapshot(journey_id="bench", version="1", document=document)
+        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        async with journey_worker(stack.client, stack.settings, stack.session_factory,
+                                  task_queue=queue):  # fmt: skip
+            started = await asyncio.gather(*(
+                start_run(stack.client, task_queue=queue, snapshot=journey, user_id=f"u{i}",
+                          workflow_id=f"{queue}-{i}")
+                for i in range(n)
+            ))  # fmt: skip
+            await asyncio.gather(*(
+                stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
+                for i, (run_id, _) in enumerate(started)
+            ))  # fmt: skip
+        arrivals = sorted(stack.mail.arrivals)
+    if len(arrivals) != n:
+        raise AssertionError(f"expected {n} mails, the SMTP server received {len(arrivals)}")
+    span = arrivals[-1] - arrivals[0]
+    achieved = (n - 1) / span if span > 0 else float("inf")
+    return [Result("email_throttle", achieved, rate, "emails/s", n, better="lower",
+                   notes={"meaning": "<= 1.0: the configured global rate holds"})]  # fmt: skip
+
+
+SCENARIO = Scenario(
+    name="email_throttle",
+    description="achieved email rate vs the configured email_max_per_second (global limit)",
+    run=run,
+    quick=Size(quick=True, n=30, extra={"rate": 10.0}),
+    full=Size(quick=False, n=100, extra={"rate": 20.0}),
+)
