@@ -26,7 +26,8 @@ from api.routes import (
 )
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
-from journey.kafka import make_producer
+from journey.kafka import ProducerHolder
+from journey.lifecycle import PUBLISH_TIMEOUT_SECONDS
 from journey.temporal_client import connect_client
 
 # How long an accepted event may wait for the brokers' acknowledgement before the API says 503.
@@ -42,19 +43,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Lazy: the gateway starts, and /health reports Temporal down, while Temporal is away.
         client = await connect_client(resolved, lazy=True)
         # One producer for the process; it connects on first use, so Kafka may be away at start.
-        producer = make_producer(resolved, **{"message.timeout.ms": EVENT_ACK_TIMEOUT_MS})
+        # The holder replaces it when it stops delivering while the brokers answer (e.g. a
+        # broker that lost its idempotent-producer state); `AppState.producer` follows it.
+        producers = ProducerHolder(
+            resolved,
+            # Routes that use `state.producer` without a lease finish within this.
+            retire_grace=PUBLISH_TIMEOUT_SECONDS + 20,
+            on_replace=lambda fresh: setattr(app.state.journey, "producer", fresh),
+            **{"message.timeout.ms": EVENT_ACK_TIMEOUT_MS},
+        )
+        app.state.producers = producers
         app.state.journey = AppState(
             settings=resolved,
             engine=engine,
             session_factory=make_session_factory(engine),
             temporal=client,
-            producer=producer,
+            producer=producers.get(),
         )
         try:
             yield
         finally:
-            await asyncio.to_thread(producer.flush, 10)
-            producer.close()
+            await asyncio.to_thread(producers.close, 10)
             engine.dispose()
 
     app = FastAPI(

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from confluent_kafka import KafkaException
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api.auth import Role, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_responses
 from dsl.events import EventEnvelope
-from journey.kafka import produce_many
+from journey.kafka import ProduceFailed, ProducerHolder
 
 router = APIRouter(tags=["events"], dependencies=[require_role(Role.operator)])
 
@@ -49,12 +48,23 @@ class Accepted(BaseModel):
     ids: list[str]
 
 
-async def _publish(state: AppState, events: list[EventEnvelope]) -> Accepted:
+def get_producers(request: Request) -> ProducerHolder:
+    """The lifespan's producer holder (it replaces a producer that stopped delivering)."""
+    producers: ProducerHolder = request.app.state.producers
+    return producers
+
+
+ProducersDep = Annotated[ProducerHolder, Depends(get_producers)]
+
+
+async def _publish(
+    state: AppState, producers: ProducerHolder, events: list[EventEnvelope]
+) -> Accepted:
     settings = state.settings
     messages = [(event.user_id, event.model_dump(mode="json")) for event in events]
     try:
-        await produce_many(state.producer, settings.kafka_events_topic, messages, timeout=15)
-    except (KafkaException, TimeoutError) as exc:
+        await producers.produce_many(settings.kafka_events_topic, messages, timeout=15)
+    except ProduceFailed as exc:  # any failure: only an acknowledgement earns a 202
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             f"the brokers did not acknowledge the events; nothing to undo, send them again: {exc}",
@@ -71,9 +81,11 @@ async def _publish(state: AppState, events: list[EventEnvelope]) -> Accepted:
     summary="Publish one event",
 )
 async def publish_event(
-    state: StateDep, event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)]
+    state: StateDep,
+    producers: ProducersDep,
+    event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)],
 ) -> Accepted:
-    return await _publish(state, [event])
+    return await _publish(state, producers, [event])
 
 
 @router.post(
@@ -83,8 +95,8 @@ async def publish_event(
     responses=problem_responses(422, 503),
     summary=f"Publish up to {MAX_BATCH} events, all or none",
 )
-async def publish_batch(state: StateDep, batch: EventBatch) -> Accepted:
-    return await _publish(state, batch.events)
+async def publish_batch(state: StateDep, producers: ProducersDep, batch: EventBatch) -> Accepted:
+    return await _publish(state, producers, batch.events)
 
 
 # The design documents' name for the same endpoint: one handler, two paths.

@@ -8,15 +8,21 @@ itself mirrors its end into the row (activities/executions.py).
 Inline documents (`/execute`) are stored as a journey row named `adhoc: <name>` with status
 `archived`: the row satisfies the executions foreign key and keeps the exact document the run
 used, while `archived` keeps it out of triggers and `/start` (only `active` journeys start).
+
+The handlers are async because they await Temporal; their database work is synchronous
+(SQLModel) and runs in the threadpool, never on the event loop, where one slow query would
+hold up every other request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -37,7 +43,7 @@ from journey.definitions import snapshot_of
 from journey.lifecycle import stage_limit_reason
 from journey.starter import start_run
 from workflows.ids import journey_workflow_id
-from workflows.models import JourneyState
+from workflows.models import JourneySnapshot, JourneyState
 
 router = APIRouter(prefix="/api/workflows", tags=["runs"])
 OPEN = ("pending", "running")
@@ -64,13 +70,26 @@ def _ensure_user(session: Session, journey: Workflow, user_id: str) -> None:
     session.commit()
 
 
-async def _start(
-    state: StateDep, journey_id: uuid.UUID, body: StartRequest, key: str | None, response: Response
-) -> ExecutionOut:
-    key = key or uuid.uuid4().hex
-    settings, client = state.settings, state.temporal
+@dataclass
+class _Reserved:
+    """A new execution row, not started yet."""
+
+    row_id: uuid.UUID
+    snapshot: JourneySnapshot
+    temporal_id: str
+
+
+def _reserve(
+    state: StateDep, journey_id: uuid.UUID, body: StartRequest, key: str, *, only_active: bool
+) -> ExecutionOut | _Reserved:
+    """The database half before the start (blocking): the earlier execution under `key`, or a
+    new reserved row."""
     with state.session_factory() as session:
         journey = _journey(session, journey_id)
+        if only_active and journey.status != "active":
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"journey is {journey.status}; only active ones start"
+            )
         existing = executions.find_by_key(session, workflow_id=journey.id, idempotency_key=key)
         if existing is not None:
             return ExecutionOut.of(existing)
@@ -88,25 +107,50 @@ async def _start(
             session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
             idempotency_key=key, variables=body.variables,
         )  # fmt: skip
-        if not new:
-            return ExecutionOut.of(row)
+        return _Reserved(row.id, snapshot, temporal_id) if new else ExecutionOut.of(row)
+
+
+def _forget(state: StateDep, execution_id: uuid.UUID) -> None:
+    with state.session_factory() as session:
+        executions.forget(session, execution_id=execution_id)
+
+
+def _mark_started(state: StateDep, execution_id: uuid.UUID, run_id: str) -> ExecutionOut:
+    with state.session_factory() as session:
+        executions.mark_started(session, execution_id=execution_id, run_id=run_id)
+        started = session.get(WorkflowExecution, execution_id)
+        assert started is not None
+        return ExecutionOut.of(started)
+
+
+async def _start(
+    state: StateDep,
+    journey_id: uuid.UUID,
+    body: StartRequest,
+    key: str | None,
+    response: Response,
+    *,
+    only_active: bool,
+) -> ExecutionOut:
+    key = key or uuid.uuid4().hex
+    reserved = await run_in_threadpool(
+        _reserve, state, journey_id, body, key, only_active=only_active
+    )
+    if isinstance(reserved, ExecutionOut):
+        return reserved
     try:
         # Already started (our row was lost, Temporal's run was not): that run is the answer.
         run_id, _ = await start_run(
-            client, task_queue=settings.temporal_task_queue, snapshot=snapshot,
-            user_id=body.user_id, workflow_id=temporal_id, entry_event=body.entry_event,
-            variables=body.variables,
+            state.temporal, task_queue=state.settings.temporal_task_queue,
+            snapshot=reserved.snapshot, user_id=body.user_id, workflow_id=reserved.temporal_id,
+            entry_event=body.entry_event, variables=body.variables,
         )  # fmt: skip
     except RPCError as exc:
-        with state.session_factory() as session:
-            executions.forget(session, execution_id=row.id)
+        await run_in_threadpool(_forget, state, reserved.row_id)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
-    with state.session_factory() as session:
-        executions.mark_started(session, execution_id=row.id, run_id=run_id)
-        started = session.get(WorkflowExecution, row.id)
-        assert started is not None
-        response.status_code = status.HTTP_201_CREATED
-        return ExecutionOut.of(started)
+    started = await run_in_threadpool(_mark_started, state, reserved.row_id, run_id)
+    response.status_code = status.HTTP_201_CREATED
+    return started
 
 
 @router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.operator)])
@@ -118,17 +162,20 @@ async def execute(
     if result.document is None:
         problems = [problem.model_dump() for problem in result.problems]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    row = Workflow(
+        name=f"adhoc: {result.document.name}"[:255],
+        description="ad-hoc run from POST /api/workflows/execute",
+        definition=body.document,
+        status="archived",
+    )
+    await run_in_threadpool(_save, state, row)
+    return await _start(state, row.id, body, key, response, only_active=False)
+
+
+def _save(state: StateDep, row: Workflow) -> None:
     with state.session_factory() as session:
-        row = Workflow(
-            name=f"adhoc: {result.document.name}"[:255],
-            description="ad-hoc run from POST /api/workflows/execute",
-            definition=body.document,
-            status="archived",
-        )
         session.add(row)
         session.commit()
-        journey_id = row.id
-    return await _start(state, journey_id, body, key, response)
 
 
 @router.post(
@@ -143,13 +190,7 @@ async def start(
 ) -> ExecutionOut:
     """Start the journey's current version for a user; 200 with the earlier execution when
     the `Idempotency-Key` was used before, 201 for a new one."""
-    with state.session_factory() as session:
-        journey = _journey(session, journey_id)
-        if journey.status != "active":
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"journey is {journey.status}; only active ones start"
-            )
-    return await _start(state, journey_id, body, key, response)
+    return await _start(state, journey_id, body, key, response, only_active=True)
 
 
 def _open_rows(session: Session, journey_id: uuid.UUID, limit: int | None) -> list[str]:
@@ -181,10 +222,14 @@ async def _fan_out(ids: list[str], call: Any) -> list[Any]:
 async def run_status(journey_id: uuid.UUID, state: StateDep) -> JourneyRunStatus:
     """Open runs counted by current node, asked live (`state` query) because the mirror
     only records starts and ends. At most STATUS_SAMPLE runs are asked, newest first."""
-    with state.session_factory() as session:
-        journey = _journey(session, journey_id)
-        running = len(_open_rows(session, journey_id, None))
-        sample = _open_rows(session, journey_id, STATUS_SAMPLE)
+
+    def read() -> tuple[Workflow, int, list[str]]:
+        with state.session_factory() as session:
+            journey = _journey(session, journey_id)
+            running = len(_open_rows(session, journey_id, None))
+            return journey, running, _open_rows(session, journey_id, STATUS_SAMPLE)
+
+    journey, running, sample = await run_in_threadpool(read)
     client: Client = state.temporal
 
     async def ask(workflow_id: str) -> JourneyState:
@@ -209,12 +254,16 @@ async def run_status(journey_id: uuid.UUID, state: StateDep) -> JourneyRunStatus
 async def cancel_all(journey_id: uuid.UUID, state: StateDep) -> CancelAllResult:
     """Deactivate the journey (no new starts) and request cancellation of its open runs;
     the runs mirror `cancelled` into their rows as they stop."""
-    with state.session_factory() as session:
-        journey = _journey(session, journey_id)
-        journey.status = "inactive"
-        session.add(journey)
-        session.commit()
-        open_ids = _open_rows(session, journey_id, None)
+
+    def deactivate() -> list[str]:
+        with state.session_factory() as session:
+            journey = _journey(session, journey_id)
+            journey.status = "inactive"
+            session.add(journey)
+            session.commit()
+            return _open_rows(session, journey_id, None)
+
+    open_ids = await run_in_threadpool(deactivate)
     client: Client = state.temporal
 
     async def cancel(workflow_id: str) -> bool:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
@@ -37,6 +38,7 @@ QUERY_TIMEOUT = 5.0
 
 
 def _row(state: StateDep, execution_id: uuid.UUID) -> WorkflowExecution:
+    """Blocking (SQLModel): the async handlers call it through the threadpool."""
     with state.session_factory() as session:
         row = session.get(WorkflowExecution, execution_id)
     if row is None:
@@ -84,7 +86,7 @@ def list_executions(
     "/{execution_id}", response_model=ExecutionDetail, dependencies=[require_role(Role.viewer)]
 )
 async def get_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionDetail:
-    row = _row(state, execution_id)
+    row = await run_in_threadpool(_row, state, execution_id)
     settings = state.settings
     ui = (
         f"{settings.resolved_temporal_ui_url}/namespaces/{settings.temporal_namespace}"
@@ -114,7 +116,7 @@ async def get_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionDe
 )
 async def cancel_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionOut:
     """Request cancellation; the row turns `cancelled` when the run has stopped (202)."""
-    row = _row(state, execution_id)
+    row = await run_in_threadpool(_row, state, execution_id)
     _open(row)
     try:
         await _handle(state, row).cancel()
@@ -134,7 +136,7 @@ async def deliver_event(
     state: StateDep,
 ) -> dict[str, str]:
     """Signal one event to one run, bypassing triggers (the run decides what it waits for)."""
-    row = _row(state, execution_id)
+    row = await run_in_threadpool(_row, state, execution_id)
     _open(row)
     if event.user_id != row.user_id:
         raise HTTPException(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from confluent_kafka import KafkaException
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -216,14 +217,21 @@ async def _cancel_runs(client: Client, workflow_ids: list[str]) -> int:
     summary="Erase a user: cancel their runs, delete the profile and everything about it",
 )
 async def erase_user(state: StateDep, _: Admin, user_id: UserId) -> ErasurePublic:
-    with state.session_factory() as session:
-        if session.get(User, user_id) is None:
-            raise _unknown(user_id)
-        open_runs = users.open_run_ids(session, user_id=user_id)
-    cancelled = await _cancel_runs(state.temporal, open_runs)
-    with state.session_factory() as session:
-        deleted = users.erase_user(session, user_id=user_id)
-        session.commit()
+    # Async for the Temporal calls; the blocking database work runs in the threadpool.
+    def open_runs() -> list[str]:
+        with state.session_factory() as session:
+            if session.get(User, user_id) is None:
+                raise _unknown(user_id)
+            return users.open_run_ids(session, user_id=user_id)
+
+    def erase() -> dict[str, int]:
+        with state.session_factory() as session:
+            deleted = users.erase_user(session, user_id=user_id)
+            session.commit()
+            return deleted
+
+    cancelled = await _cancel_runs(state.temporal, await run_in_threadpool(open_runs))
+    deleted = await run_in_threadpool(erase)
     return ErasurePublic(user_id=user_id, cancelled_runs=cancelled, deleted=deleted)
 
 

@@ -79,7 +79,7 @@ class EventConsumer:
         )
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(self._consumer.consume, BATCH_SIZE, POLL_SECONDS)
+                batch = await asyncio.to_thread(self._poll)
                 messages = [message for message in batch if self._usable(message)]
                 if not messages:
                     continue
@@ -90,6 +90,17 @@ class EventConsumer:
         finally:
             self._dead_letters.close()
             await asyncio.to_thread(self._consumer.close)
+
+    def _poll(self) -> list[Message]:
+        """Up to BATCH_SIZE messages, without waiting for a full batch: `consume` would hold
+        a lone event for the whole poll timeout. Wait only for the first message, then take
+        whatever else the client has already fetched."""
+        batch = self._consumer.consume(BATCH_SIZE, 0)
+        if not batch:
+            batch = self._consumer.consume(1, POLL_SECONDS)
+            if batch:
+                batch += self._consumer.consume(BATCH_SIZE - 1, 0)
+        return batch
 
     @staticmethod
     def _usable(message: Message) -> bool:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from journey.config import Settings
-from journey.kafka import make_producer
+from journey.kafka import ProducerHolder
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ class _TooLarge(Exception):
 class DeadLetters:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer = make_producer(settings)
+        # Replaced when it stops delivering while the broker answers (journey/kafka.py).
+        self._producers = ProducerHolder(settings)
         self.sent = 0
 
     def send(self, message: Message, kind: str, detail: str) -> None:
@@ -66,17 +67,26 @@ class DeadLetters:
                 failures.append(error)
 
         topic = self._settings.kafka_dead_letter_topic
-        try:
-            self._producer.produce(topic, value, key=key, headers=headers, on_delivery=delivered)
-        except KafkaException as exc:
-            if exc.args and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                raise _TooLarge from exc
-            raise
-        if self._producer.flush(30) or failures:
-            if failures and failures[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                raise _TooLarge
-            reason = failures[0] if failures else "no acknowledgement within 30s"
-            raise DeadLetterFailed(f"dead-letter topic did not take the message: {reason}")
+        with self._producers.lease() as producer:
+            try:
+                producer.produce(topic, value, key=key, headers=headers, on_delivery=delivered)
+                unflushed = producer.flush(30)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise _TooLarge from exc
+                self._producers.replace_after_failure(producer, exc)
+                raise
+            except SystemError as exc:  # how confluent-kafka may surface a fatal error
+                self._producers.replace_after_failure(producer, exc)
+                raise DeadLetterFailed(f"dead-letter producer failed: {exc}") from exc
+            if unflushed or failures:
+                if failures and failures[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise _TooLarge
+                error = KafkaException(failures[0]) if failures else None
+                self._producers.replace_after_failure(producer, error)
+                reason = failures[0] if failures else "no acknowledgement within 30s"
+                raise DeadLetterFailed(f"dead-letter topic did not take the message: {reason}")
+            self._producers.succeeded(producer)
 
     def close(self) -> None:
-        self._producer.flush(10)
+        self._producers.close(10)

@@ -26,10 +26,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from dsl.document import JourneyDocument
 from dsl.events import EventEnvelope
 from dsl.interest import event_interest
-from journey import executions
 from journey.config import Settings
 from journey.db.engine import SessionFactory
-from journey.db.models import TriggerExecution, WorkflowExecution
 from journey.ingest import records
 from journey.ingest.planner import Plan, Planner, Start
 from journey.ingest.trigger_cache import TriggerCache
@@ -123,24 +121,20 @@ class EventDispatcher:
         self, started: list[tuple[Start, str]], envelope: EventEnvelope, own_runs: set[str]
     ) -> list[str]:
         """Mark the acknowledged starts; -> the user's other open runs that want the event."""
-        with self._db() as session:
+        with self._planner.gate, self._db() as session:
             for start, run_id in started:
-                executions.mark_started(session, execution_id=start.execution_id, run_id=run_id)
-                decision = session.get(TriggerExecution, start.decision_id)
-                if decision is not None:
-                    decision.decision = "started"
-                    decision.workflow_execution_id = start.execution_id
-                    session.add(decision)
+                records.mark_started(session, execution_id=start.execution_id,
+                                     decision_id=start.decision_id, run_id=run_id)  # fmt: skip
             session.commit()
-            rows = records.open_runs(session, user_id=envelope.user_id)
+            runs = records.open_run_keys(session, user_id=envelope.user_id)
             return [
-                row.temporal_workflow_id
-                for row in rows
-                if row.temporal_workflow_id not in own_runs and self._wants(session, row, envelope)
+                workflow_id
+                for workflow_id, journey_id, version in runs
+                if workflow_id not in own_runs
+                and self._wants(session, (journey_id, version), envelope)
             ]
 
-    def _wants(self, session: Any, row: WorkflowExecution, envelope: EventEnvelope) -> bool:
-        key = (row.workflow_id, row.workflow_version)
+    def _wants(self, session: Any, key: tuple[uuid.UUID, str], envelope: EventEnvelope) -> bool:
         if key not in self._interest:
             definition = records.version_definition(session, *key)
             self._interest[key] = (

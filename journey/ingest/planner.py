@@ -11,7 +11,9 @@ second short transaction once it is in (`decide_after_check`).
 
 from __future__ import annotations
 
+import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +66,21 @@ def start_key(workflow_id: str) -> str:
     return f"trigger:{workflow_id}"
 
 
+def write_gate(session_factory: SessionFactory) -> AbstractContextManager[Any]:
+    """What the consumer's write transactions hold: a lock on SQLite, nothing elsewhere.
+
+    SQLite takes one writer at a time and makes the others sleep in its busy handler (1 ms
+    growing to 100 ms per try), so concurrent groups would mostly wait; taking turns in
+    process lets each transaction go as soon as the previous one commits."""
+    bind = session_factory.kw.get("bind")
+    sqlite = bind is not None and bind.dialect.name == "sqlite"
+    return threading.Lock() if sqlite else nullcontext()
+
+
 class Planner:
     def __init__(self, session_factory: SessionFactory) -> None:
         self._db = session_factory
+        self.gate = write_gate(session_factory)
 
     def plan(self, triggers: list[LiveTrigger], envelope: EventEnvelope) -> Plan:
         event = envelope.model_dump(mode="json")
@@ -93,7 +107,7 @@ class Planner:
         # Another consumer may decide the same event at the same moment (a rebalance); the
         # unique keys refuse the second writer, whose retry then replays the first's decisions.
         for attempt in (1, 2):
-            with self._db() as session:
+            with self.gate, self._db() as session:
                 try:
                     plan: Plan = work(session)
                     session.commit()
@@ -135,8 +149,8 @@ class Planner:
         plan.own_runs.add(workflow_id)
         if prior.decision != "pending" or trigger.journey_row is None:
             return
-        reserved = executions.find_by_key(
-            session, workflow_id=trigger.journey_row.id, idempotency_key=start_key(workflow_id)
+        reserved = records.reserved_run(
+            session, journey_id=trigger.journey_row.id, key=start_key(workflow_id)
         )
         assert reserved is not None and prior.user_id is not None  # written with the decision
         plan.starts.append(Start(trigger, prior.id, reserved.id, prior.user_id, workflow_id))
@@ -257,9 +271,7 @@ class _Decision:
                                           once=trigger.rule.reentry is Reentry.ONCE)  # fmt: skip
         row = self.record("pending", workflow_id=workflow_id)
         key = start_key(workflow_id)
-        reserved = executions.find_by_key(
-            self.session, workflow_id=trigger.journey_row.id, idempotency_key=key
-        )
+        reserved = records.reserved_run(self.session, journey_id=trigger.journey_row.id, key=key)
         if reserved is None:
             reserved = executions.pending_row(
                 journey=trigger.journey_row, user_id=verdict.user_id,

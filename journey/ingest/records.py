@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, case, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -28,6 +28,63 @@ from journey.db.models import (
 
 ENTERED = ("started", "pending")
 OPEN_RUNS = ("pending", "running")
+
+# The statements the consumer runs for every event, built once with bound parameters: building
+# a statement and computing its cache key took more CPU than SQLite took to run it. Writes that
+# load no objects go to the session's connection, skipping the ORM's bookkeeping.
+_DECISION = select(TriggerExecution).where(
+    col(TriggerExecution.trigger_id) == bindparam("trigger_id"),
+    col(TriggerExecution.event_id) == bindparam("event_id"),
+)
+_SAME_DEDUPE = select(TriggerExecution).where(
+    col(TriggerExecution.trigger_id) == bindparam("trigger_id"),
+    col(TriggerExecution.dedupe_key) == bindparam("dedupe_key"),
+    col(TriggerExecution.decision).in_(ENTERED),
+    col(TriggerExecution.event_id) != bindparam("event_id"),
+)
+_OPEN_RUNS = select(WorkflowExecution).where(
+    col(WorkflowExecution.user_id) == bindparam("user_id"),
+    col(WorkflowExecution.status).in_(OPEN_RUNS),
+)
+# What the dispatcher needs of each open run to decide whether to signal it (no whole rows).
+_OPEN_RUN_KEYS = select(
+    col(WorkflowExecution.temporal_workflow_id),
+    col(WorkflowExecution.workflow_id),
+    col(WorkflowExecution.workflow_version),
+).where(
+    col(WorkflowExecution.user_id) == bindparam("user_id"),
+    col(WorkflowExecution.status).in_(OPEN_RUNS),
+)
+_OPEN_RUNS_OF_JOURNEY = _OPEN_RUNS.where(
+    col(WorkflowExecution.workflow_id) == bindparam("journey_id")
+)
+_RESERVED = select(WorkflowExecution).where(
+    col(WorkflowExecution.workflow_id) == bindparam("journey_id"),
+    col(WorkflowExecution.idempotency_key) == bindparam("key"),
+)
+_CLAIM = {
+    name: dialect.insert(IngestedEvent)
+    .values(event_id=bindparam("claimed"))
+    .on_conflict_do_nothing()
+    .returning(col(IngestedEvent.event_id))
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_RECORD = insert(LifecycleEvent)
+_STATUS = col(WorkflowExecution.status)
+# Bound names differ from the columns they set: SQLAlchemy reserves those for VALUES/SET.
+_RUN_STARTED = (
+    update(WorkflowExecution)
+    .where(col(WorkflowExecution.id) == bindparam("execution_id"))
+    .values(
+        temporal_run_id=bindparam("run"),
+        status=case((_STATUS == "pending", "running"), else_=_STATUS),
+    )
+)
+_DECISION_STARTED = (
+    update(TriggerExecution)
+    .where(col(TriggerExecution.id) == bindparam("decision_id"))
+    .values(decision="started", workflow_execution_id=bindparam("execution"))
+)
 
 
 def profile(session: Session, user_id: str) -> dict[str, Any] | None:
@@ -57,29 +114,35 @@ def add_event(session: Session, envelope: EventEnvelope) -> bool:
     The id is claimed in `ingested_events` first (its primary key decides, also between
     concurrent consumers): `lifecycle_events` is partitioned on PostgreSQL and cannot hold a
     unique index on the id alone (migration 0005)."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    claim = dialect.insert(IngestedEvent).values(event_id=envelope.id).on_conflict_do_nothing()
-    if session.execute(claim.returning(col(IngestedEvent.event_id))).first() is None:
+    claim = _CLAIM["sqlite" if session.get_bind().dialect.name == "sqlite" else "postgresql"]
+    if session.connection().execute(claim, {"claimed": envelope.id}).first() is None:
         return False
     known_user = session.get(User, envelope.user_id) is not None
-    session.execute(
-        insert(LifecycleEvent).values(
-            event_id=envelope.id,
-            event_type=envelope.type[:100],
-            # The FK needs an existing profile; the envelope keeps the id either way.
-            user_id=envelope.user_id if known_user else None,
-            event_data=envelope.model_dump(mode="json"),
-        )
-    )
+    row = {
+        "event_id": envelope.id,
+        "event_type": envelope.type[:100],
+        # The FK needs an existing profile; the envelope keeps the id either way.
+        "user_id": envelope.user_id if known_user else None,
+        "event_data": envelope.model_dump(mode="json"),
+    }
+    session.connection().execute(_RECORD, row)
     return True
 
 
+def mark_started(
+    session: Session, *, execution_id: uuid.UUID, decision_id: uuid.UUID, run_id: str
+) -> None:
+    """A start Temporal acknowledged: the run row gets its run id and `pending` -> `running`
+    (a row its run already finished keeps its final status, as in journey.executions), and the
+    decision becomes `started`. Two UPDATEs and no reads; the caller commits."""
+    connection = session.connection()
+    connection.execute(_RUN_STARTED, {"execution_id": execution_id, "run": run_id})
+    connection.execute(_DECISION_STARTED, {"decision_id": decision_id, "execution": execution_id})
+
+
 def decision_for(session: Session, trigger_id: str, event_id: str) -> TriggerExecution | None:
-    query = select(TriggerExecution).where(
-        TriggerExecution.trigger_id == uuid.UUID(trigger_id),
-        TriggerExecution.event_id == event_id,
-    )
-    return session.exec(query).first()
+    params = {"trigger_id": uuid.UUID(trigger_id), "event_id": event_id}
+    return session.exec(_DECISION, params=params).first()
 
 
 def earlier_entry(
@@ -102,25 +165,30 @@ def same_dedupe_entry(
     session: Session, *, trigger_id: str, dedupe_key: str, event_id: str
 ) -> TriggerExecution | None:
     """A run this trigger already started for the same dedupe value, from another event."""
-    query = select(TriggerExecution).where(
-        TriggerExecution.trigger_id == uuid.UUID(trigger_id),
-        TriggerExecution.dedupe_key == dedupe_key,
-        col(TriggerExecution.decision).in_(ENTERED),
-        TriggerExecution.event_id != event_id,
-    )
-    return session.exec(query).first()
+    params = {"trigger_id": uuid.UUID(trigger_id), "dedupe_key": dedupe_key, "event_id": event_id}
+    return session.exec(_SAME_DEDUPE, params=params).first()
 
 
 def open_runs(
     session: Session, *, user_id: str, journey_id: uuid.UUID | None = None
 ) -> list[WorkflowExecution]:
     """The user's runs the mirror shows as not finished (optionally of one journey)."""
-    query = select(WorkflowExecution).where(
-        WorkflowExecution.user_id == user_id, col(WorkflowExecution.status).in_(OPEN_RUNS)
-    )
-    if journey_id is not None:
-        query = query.where(WorkflowExecution.workflow_id == journey_id)
-    return list(session.exec(query).all())
+    if journey_id is None:
+        return list(session.exec(_OPEN_RUNS, params={"user_id": user_id}).all())
+    params = {"user_id": user_id, "journey_id": journey_id}
+    return list(session.exec(_OPEN_RUNS_OF_JOURNEY, params=params).all())
+
+
+def open_run_keys(session: Session, *, user_id: str) -> list[tuple[str, uuid.UUID, str]]:
+    """(workflow id, journey id, version) of each run `open_runs` would return."""
+    rows = session.connection().execute(_OPEN_RUN_KEYS, {"user_id": user_id})
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def reserved_run(session: Session, *, journey_id: uuid.UUID, key: str) -> WorkflowExecution | None:
+    """The run row reserved under an idempotency key (journey.executions.find_by_key, built
+    once)."""
+    return session.exec(_RESERVED, params={"journey_id": journey_id, "key": key}).first()
 
 
 def version_definition(
