@@ -26,8 +26,8 @@ from api.routes import (
 )
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
-from journey.kafka import ProducerHolder
 from journey.lifecycle import PUBLISH_TIMEOUT_SECONDS
+from journey.producers import ProducerHolder
 from journey.temporal_client import connect_client
 
 # How long an accepted event may wait for the brokers' acknowledgement before the API says 503.

@@ -17,7 +17,8 @@ from api.auth import Role, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_responses
 from dsl.events import EventEnvelope
-from journey.kafka import ProduceFailed, ProducerHolder
+from journey.kafka import ProduceFailed
+from journey.producers import ProducerHolder
 
 router = APIRouter(tags=["events"], dependencies=[require_role(Role.operator)])
 

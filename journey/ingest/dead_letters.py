@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from journey.config import Settings
-from journey.kafka import ProducerHolder
+from journey.producers import ProducerHolder
 
 log = logging.getLogger(__name__)
 

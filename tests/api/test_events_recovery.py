@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from api.auth import Role, create_token
 from api.main import create_app
 from journey.config import Settings
-from journey.kafka import ProducerHolder, ensure_topics, is_fatal
+from journey.kafka import ensure_topics
+from journey.producers import ProducerHolder, is_fatal
 from tests.api.test_events import events_settings, on_topic
 from tests.harness.chaos_servers import TansuBroker, ThreadedProxy
 from tests.harness.env import JourneyEnv
