@@ -210,6 +210,6 @@ SCENARIO = Scenario(
     description="completed 5-node journeys per second vs a hand-written Temporal workflow "
     "calling equivalent activities (every webhook, mail and attribute update counted)",
     run=run,
-    quick=Size(quick=True, n=200),
+    quick=Size(quick=True, n=150),
     full=Size(quick=False, n=2000),
 )

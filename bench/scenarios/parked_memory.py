@@ -297,6 +297,6 @@ SCENARIO = Scenario(
         "wait_for_event journey vs a minimal temporalio worker waiting on a signal."
     ),
     run=run,
-    quick=Size(quick=True, n=300),
+    quick=Size(quick=True, n=200),
     full=Size(quick=False, n=10_000),
 )
