@@ -161,13 +161,10 @@ class JourneyWorkflow:
             node_id = next_id
 
     async def _reload_user(self, *, create: bool) -> None:
-        run_step = (
-            workflow.execute_local_activity if self._ctx.patches.lean else workflow.execute_activity
-        )
-        snapshot = await run_step(
+        snapshot = await self._database_step()(
             LOAD_USER,
             LoadUserInput(user_id=self._ctx.user_id, create_if_missing=create),
-            result_type=UserSnapshot | None,  # type: ignore[arg-type]
+            result_type=UserSnapshot | None,
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
             summary="load the user's profile",
@@ -175,6 +172,12 @@ class JourneyWorkflow:
         self._ctx.user_known = snapshot is not None
         if snapshot is not None:
             self._ctx.user = snapshot.model_dump(mode="json")
+
+    def _database_step(self) -> Any:
+        """How a short database step runs: a local activity in lean runs, an activity before."""
+        return (
+            workflow.execute_local_activity if self._ctx.patches.lean else workflow.execute_activity
+        )
 
     async def _stop(self, *tasks: asyncio.Future[Any]) -> None:
         for task in tasks:
@@ -264,11 +267,8 @@ class JourneyWorkflow:
             nodes=summarize_steps(ctx.step_log, ctx.variables.get("variants")),
             goal_reached=ctx.holds(ctx.document.goal) if ctx.document.goal else None,
         )
-        run_step = (
-            workflow.execute_local_activity if self._ctx.patches.lean else workflow.execute_activity
-        )
         try:
-            await run_step(
+            await self._database_step()(
                 RECORD_EXECUTION_OUTCOME,
                 outcome,
                 start_to_close_timeout=timedelta(seconds=15),
