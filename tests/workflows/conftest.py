@@ -11,7 +11,7 @@ import copy
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from dsl.validation import validate_journey
@@ -64,6 +65,7 @@ class JourneyRunner:
     visible: bool
     # The server's clock: the time-skipping server's runs ahead of the wall clock.
     now: Callable[[], Awaitable[datetime]]
+    started: list[str] = field(default_factory=list)
 
     def seed_user(self, user_id: str = "u1", **fields: Any) -> None:
         fields.setdefault("email", f"{user_id}@example.com")
@@ -89,10 +91,12 @@ class JourneyRunner:
         journey = snapshot(document)
         request = JourneyInput(journey=journey, user_id=user_id, entry_event=entry_event, **extra)
         attributes = start_attributes(journey.journey_id, journey.version, user_id)
+        workflow_id = workflow_id or f"journey-test-{uuid.uuid4().hex[:12]}"
+        self.started.append(workflow_id)
         return await self.client.start_workflow(
             JourneyWorkflow.run,
             request,
-            id=workflow_id or f"journey-test-{uuid.uuid4().hex[:12]}",
+            id=workflow_id,
             task_queue=self.task_queue,
             search_attributes=attributes if self.visible else None,
         )
@@ -101,34 +105,51 @@ class JourneyRunner:
         handle = await self.start(document, **kwargs)
         return await handle.result()
 
+    async def terminate_unfinished(self) -> None:
+        """End every run this test started that is still open.
+
+        On the time-skipping server this is not tidiness: once a stray run's timer fires, its
+        workflow task waits for a worker that is gone, and the server stops skipping time for
+        every later test until that run times out.
+        """
+        for workflow_id in self.started:
+            try:
+                await self.client.get_workflow_handle(workflow_id).terminate(reason="test ended")
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it already ended
+                    raise
+
 
 async def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-async def _runner(
+async def runner_on(
     env: JourneyEnv,
     client: Client,
-    task_queue: str,
+    *,
     visible: bool,
     now: Callable[[], Awaitable[datetime]] = _wall_clock,
 ) -> AsyncIterator[JourneyRunner]:
+    """A worker on `env`'s task queue and settings, serving `client`'s server, for one test."""
+    task_queue = env.settings.temporal_task_queue
     ensure_topics(env.settings)
     engine = create_db_engine(env.settings.resolved_database_url)
     sessions = make_session_factory(engine)
     try:
         async with journey_worker(client, env.settings, sessions, task_queue=task_queue):
-            yield JourneyRunner(env, client, sessions, task_queue, visible, now)
+            runner = JourneyRunner(env, client, sessions, task_queue, visible, now)
+            try:
+                yield runner
+            finally:
+                await runner.terminate_unfinished()
     finally:
         engine.dispose()
 
 
 @pytest_asyncio.fixture
 async def journey_runner(journey_env: JourneyEnv) -> AsyncIterator[JourneyRunner]:
-    settings = journey_env.settings
-    async for runner in _runner(
-        journey_env, journey_env.temporal_client, settings.temporal_task_queue, visible=True
-    ):
+    async for runner in runner_on(journey_env, journey_env.temporal_client, visible=True):
         yield runner
 
 
@@ -136,14 +157,8 @@ async def journey_runner(journey_env: JourneyEnv) -> AsyncIterator[JourneyRunner
 async def skipping_runner(
     journey_env: JourneyEnv, time_skipping_env: WorkflowEnvironment
 ) -> AsyncIterator[JourneyRunner]:
-    settings = journey_env.settings
-    async for runner in _runner(
-        journey_env,
-        time_skipping_env.client,
-        settings.temporal_task_queue,
-        visible=False,
-        now=time_skipping_env.get_current_time,
-    ):
+    client, now = time_skipping_env.client, time_skipping_env.get_current_time
+    async for runner in runner_on(journey_env, client, visible=False, now=now):
         yield runner
 
 

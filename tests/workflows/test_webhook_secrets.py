@@ -19,11 +19,9 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 from temporalio.testing import WorkflowEnvironment
 
-from journey.db.engine import create_db_engine, make_session_factory
 from tests.activities.webhook_helpers import CRM_TOKEN, SECRETS
 from tests.harness.env import JourneyEnv
-from tests.workflows.conftest import JourneyRunner
-from worker import journey_worker
+from tests.workflows.conftest import JourneyRunner, runner_on
 
 
 def payload_texts(node: Any) -> Iterator[str]:
@@ -50,17 +48,9 @@ async def secret_runner(
         }
     )
     env = dataclasses.replace(journey_env, settings=settings)
-    engine = create_db_engine(settings.resolved_database_url)
-    sessions = make_session_factory(engine)
-    client = time_skipping_env.client
-    queue = settings.temporal_task_queue
-    try:
-        async with journey_worker(client, settings, sessions, task_queue=queue):
-            yield JourneyRunner(
-                env, client, sessions, queue, False, time_skipping_env.get_current_time
-            )
-    finally:
-        engine.dispose()
+    client, now = time_skipping_env.client, time_skipping_env.get_current_time
+    async for runner in runner_on(env, client, visible=False, now=now):
+        yield runner
 
 
 async def test_secrets_reach_the_receiver_but_not_the_history(
