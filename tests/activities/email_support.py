@@ -22,10 +22,11 @@ from sqlmodel import select
 
 from activities.contracts import SendEmailInput
 from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory, run_migrations
+from journey.db.engine import create_db_engine, make_session_factory
 from journey.db.models.deliveries import Delivery
 from journey.ledger import Ledger
 from tests.activities.helpers import make_context, make_meta
+from tests.harness.database import migrated_sqlite
 from tests.harness.env import build_settings
 from tests.harness.smtp import SmtpCapture
 
@@ -49,7 +50,7 @@ class LedgerDb:
     """A ledger on a freshly migrated SQLite file, plus a way to read its rows in full."""
 
     def __init__(self, url: str) -> None:
-        run_migrations(url)
+        migrated_sqlite(url)
         self.engine = create_db_engine(url)
         self.session_factory = make_session_factory(self.engine)
         self.ledger = Ledger(self.session_factory)

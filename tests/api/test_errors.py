@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from api.auth import Role
-from journey.db.engine import run_migrations
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import EXAMPLE, PROBLEM_JSON, auth, settings_for
+from tests.harness.database import migrated_sqlite
 
 BASE = "https://journey.dev/problems/"
 
@@ -23,7 +23,7 @@ BASE = "https://journey.dev/problems/"
 @pytest.fixture
 async def api(tmp_path: Path, api_client_for: ApiClientFactory) -> AsyncIterator[httpx.AsyncClient]:
     url = f"sqlite:///{(tmp_path / 'errors.db').as_posix()}"
-    run_migrations(url)
+    migrated_sqlite(url)
     settings = settings_for(url, tmp_path, api_max_body_bytes=4096)
     async with api_client_for(settings) as client:
         client.headers.update(auth(settings, Role.editor))

@@ -17,7 +17,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from api.auth import Role, create_token
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory, run_migrations
+from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
 from journey.kafka import ensure_topics
 from tests.api.conftest import ApiClientFactory
@@ -94,12 +94,11 @@ class Api:
 
 @pytest_asyncio.fixture
 async def api(
-    journey_env: JourneyEnv, api_client_for: ApiClientFactory, database_url: str
+    journey_env: JourneyEnv, api_client_for: ApiClientFactory, migrated_database_url: str
 ) -> AsyncIterator[Api]:
     """The gateway and a worker sharing one database: SQLite, and PostgreSQL when configured."""
-    run_migrations(database_url)
     settings = journey_env.settings.model_copy(
-        update={"jwt_secret": SecretStr("s" * 32), "database_url": database_url}
+        update={"jwt_secret": SecretStr("s" * 32), "database_url": migrated_database_url}
     )
     ensure_topics(settings)
     engine = create_db_engine(settings.resolved_database_url)

@@ -68,9 +68,12 @@ def seed(data: Data) -> tuple[uuid.UUID, uuid.UUID]:
 
 @pytest.fixture
 async def api(
-    migrated_engine: Engine, database_url: str, tmp_path: Path, api_client_for: ApiClientFactory
+    migrated_engine: Engine,
+    migrated_database_url: str,
+    tmp_path: Path,
+    api_client_for: ApiClientFactory,
 ) -> AsyncIterator[Api]:
-    settings = settings_for(database_url, tmp_path)
+    settings = settings_for(migrated_database_url, tmp_path)
     sessions = sessionmaker(migrated_engine, class_=Session, expire_on_commit=False)
     with sessions() as session:
         segment, journey = seed(Data(session))

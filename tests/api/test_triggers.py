@@ -77,9 +77,12 @@ class Api:
 
 @pytest.fixture
 async def api(
-    migrated_engine: Engine, database_url: str, tmp_path: Path, api_client_for: ApiClientFactory
+    migrated_engine: Engine,
+    migrated_database_url: str,
+    tmp_path: Path,
+    api_client_for: ApiClientFactory,
 ) -> AsyncIterator[Api]:
-    settings = settings_for(database_url, tmp_path)
+    settings = settings_for(migrated_database_url, tmp_path)
     async with api_client_for(settings) as client:
         client.headers.update(auth(settings, Role.editor))
         yield Api(client, settings, sessionmaker(migrated_engine, class_=Session))

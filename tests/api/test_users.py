@@ -25,7 +25,7 @@ from temporalio.client import WorkflowFailureError
 
 from api.auth import Role, create_token
 from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory, run_migrations
+from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.db.models import (
     Delivery,
     LifecycleEvent,
@@ -96,12 +96,11 @@ class Api:
 
 @pytest_asyncio.fixture
 async def api(
-    journey_env: JourneyEnv, database_url: str, api_client_for: ApiClientFactory
+    journey_env: JourneyEnv, migrated_database_url: str, api_client_for: ApiClientFactory
 ) -> AsyncIterator[Api]:
     """The gateway on SQLite and PostgreSQL, with the real broker and Temporal."""
-    run_migrations(database_url)
     settings = journey_env.settings.model_copy(
-        update={"jwt_secret": SecretStr("u" * 32), "database_url": database_url,
+        update={"jwt_secret": SecretStr("u" * 32), "database_url": migrated_database_url,
                 "kafka_events_topic": f"events-{uuid.uuid4().hex[:8]}"}
     )  # fmt: skip
     ensure_topics(settings, [settings.kafka_events_topic])

@@ -1,7 +1,7 @@
 """`/api/workflows` through HTTP: create, read, list, versions, status changes and archiving.
 
-Runs on both databases (the `database_url` fixture) against a migrated schema; the Temporal and
-Kafka addresses point nowhere, because definitions never touch them (the client is lazy).
+Runs on both databases (the `migrated_database_url` fixture); the Temporal and Kafka addresses
+point nowhere, because definitions never touch them (the client is lazy).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 
 from api.auth import Role, create_token
 from journey.config import Settings
-from journey.db.engine import run_migrations
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import build_settings
 
@@ -53,9 +52,8 @@ def journey(name: str, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    run_migrations(database_url)
-    return settings_for(database_url, tmp_path)
+def settings(migrated_database_url: str, tmp_path: Path) -> Settings:
+    return settings_for(migrated_database_url, tmp_path)
 
 
 @pytest.fixture

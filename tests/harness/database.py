@@ -1,21 +1,29 @@
-"""Pytest fixtures that hand tests a real, empty database: a SQLite file, and PostgreSQL.
+"""Pytest fixtures that hand tests a real database: a SQLite file, and PostgreSQL.
 
-Loaded as a plugin by tests/conftest.py. Every test that takes `database_url` (or a fixture built
-on it) runs twice, once per backend, because the two must behave the same. The PostgreSQL run
-needs a server: `JOURNEY_TEST_POSTGRES_URL` names one (any database on it; a fresh database is
-created per test and dropped afterwards), and without it those runs are skipped, not failed.
+Loaded as a plugin by tests/conftest.py. Every test that takes `database_url` (empty) or
+`migrated_database_url` (or a fixture built on them) runs twice, once per backend, because the
+two must behave the same. The PostgreSQL run needs a server: `JOURNEY_TEST_POSTGRES_URL` names
+one (any database on it; a fresh database is created per test and dropped afterwards), and
+without it those runs are skipped, not failed.
+
+A migrated database is a copy of one migrated once per session (a file copy on SQLite,
+`CREATE DATABASE ... TEMPLATE` on PostgreSQL): running every migration for each of some 600
+tests cost about six minutes of the suite. tests/journey/db runs the migrations themselves.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -31,9 +39,12 @@ __all__ = [
     "POSTGRES_ENV",
     "database_url",
     "empty_database_url",
+    "migrated_database_url",
     "migrated_engine",
+    "migrated_sqlite",
     "postgres_admin_url",
     "session_factory",
+    "temporary_database_url",
 ]
 
 POSTGRES_ENV = "JOURNEY_TEST_POSTGRES_URL"
@@ -56,21 +67,26 @@ def empty_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
     The PostgreSQL database is created on the configured server under a unique name and dropped
     (forcibly, in case a test leaked a connection) on exit. Skips when no server is configured.
     """
+    with temporary_database_url(kind, tmp_path, migrated=False) as url:
+        yield url
+
+
+@contextmanager
+def temporary_database_url(kind: str, tmp_path: Path, *, migrated: bool) -> Iterator[str]:
+    """A new database of `kind` for one test, empty or at the newest schema."""
     if kind == "sqlite":
-        path = tmp_path / f"journey-{uuid.uuid4().hex[:8]}.db"
-        yield f"sqlite:///{path.as_posix()}"
+        url = f"sqlite:///{(tmp_path / f'journey-{uuid.uuid4().hex[:8]}.db').as_posix()}"
+        yield migrated_sqlite(url) if migrated else url
         return
     if kind != "postgres":
         raise ValueError(f"unknown database kind {kind!r}; expected one of {BACKENDS}")
-    admin_url = postgres_admin_url()
-    if admin_url is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    admin = normalise_database_url(admin_url)
+    admin = _postgres_admin()
     name = f"journey_test_{uuid.uuid4().hex}"
+    template = f' TEMPLATE "{_templates.postgres(admin)}"' if migrated else ""
     admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with admin_engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
         try:
             yield admin.set(database=name).render_as_string(hide_password=False)
         finally:
@@ -80,6 +96,76 @@ def empty_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         admin_engine.dispose()
 
 
+def migrated_sqlite(url: str) -> str:
+    """Give the SQLite file at `url` (which must not exist yet) the newest schema; returns `url`."""
+    path = Path(make_url(url).database or "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        raise FileExistsError(f"{path} exists: a migrated copy would overwrite it")
+    shutil.copyfile(_templates.sqlite(), path)
+    return url
+
+
+def _postgres_admin() -> Any:
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    return normalise_database_url(admin_url)
+
+
+class _Templates:
+    """One migrated database per backend, made on first use and removed when the session ends."""
+
+    def __init__(self) -> None:
+        self._sqlite: Path | None = None
+        self._postgres: tuple[Any, str] | None = None
+
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = Path(tempfile.mkdtemp(prefix="journey-template-")) / "journey.db"
+            run_migrations(f"sqlite:///{path.as_posix()}")
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres(self, admin: Any) -> str:
+        if self._postgres is None:
+            name = f"journey_template_{uuid.uuid4().hex[:12]}"
+            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+            finally:
+                engine.dispose()
+            self._postgres = (admin, name)
+            # Migrations connect through their own engine, closed when they return: a template
+            # must have no open connection when it is copied.
+            run_migrations(admin.set(database=name).render_as_string(hide_password=False))
+        return self._postgres[1]
+
+    def remove(self) -> None:
+        if self._sqlite is not None:
+            shutil.rmtree(self._sqlite.parent, ignore_errors=True)
+            self._sqlite = None
+        if self._postgres is not None:
+            admin, name = self._postgres
+            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            finally:
+                engine.dispose()
+            self._postgres = None
+
+
+_templates = _Templates()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_migrated_templates() -> Iterator[None]:
+    yield
+    _templates.remove()
+
+
 @pytest.fixture(params=BACKENDS, ids=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, once on SQLite and once on PostgreSQL."""
@@ -87,11 +173,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(params=BACKENDS, ids=BACKENDS)
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the newest schema, once on SQLite and once on PostgreSQL."""
+    with temporary_database_url(request.param, tmp_path, migrated=True) as url:
+        yield url
+
+
 @pytest.fixture
-def migrated_engine(database_url: str) -> Iterator[Engine]:
-    """An engine on `database_url` after `alembic upgrade head`."""
-    run_migrations(database_url)
-    engine = create_db_engine(database_url)
+def migrated_engine(migrated_database_url: str) -> Iterator[Engine]:
+    """An engine on `migrated_database_url`."""
+    engine = create_db_engine(migrated_database_url)
     try:
         yield engine
     finally:

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from temporalio.client import Client
 
 from journey.config import Settings
-from journey.db.engine import run_migrations
+from tests.harness.database import migrated_sqlite
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.smtp import SmtpCapture
 from tests.harness.temporal import temporal_target
@@ -112,7 +112,7 @@ def journey_env(
         smtp_port=smtp_server.port,
     )
 
-    run_migrations(settings.resolved_database_url)
+    migrated_sqlite(settings.resolved_database_url)
 
     return JourneyEnv(
         settings=settings,

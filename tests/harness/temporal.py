@@ -56,9 +56,15 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java test server: timers fire as soon as no workflow is waiting on real work."""
+    """The Java test server: timers fire as soon as no workflow is waiting on real work.
+
+    One per test (it starts in about 0.1 s): its clock is shared by every run on it, and one
+    test's leftovers can stop it for good. A run that ends with an activity still scheduled
+    keeps a time-skipping lock the server never releases (temporalio/sdk-java#1138), so every
+    later test's timers would wait in real time.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server_path(),
         data_converter=DATA_CONVERTER,

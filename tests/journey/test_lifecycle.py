@@ -123,9 +123,9 @@ def test_transition_stage_changes_history_and_audit_without_committing(
 
 
 @pytest_asyncio.fixture
-async def stack(journey_env: JourneyEnv, database_url: str) -> AsyncIterator[IngestStack]:
+async def stack(journey_env: JourneyEnv, migrated_database_url: str) -> AsyncIterator[IngestStack]:
     """Fresh topics and group, a worker, on SQLite and PostgreSQL."""
-    async with ingest_stack(journey_env, database_url) as created:
+    async with ingest_stack(journey_env, migrated_database_url) as created:
         yield created
 
 

@@ -28,11 +28,11 @@ PRO = {"field": "user.attributes.plan", "op": "eq", "value": "pro"}
 
 
 @pytest_asyncio.fixture
-async def stack(journey_env: JourneyEnv, database_url: str) -> AsyncIterator[IngestStack]:
+async def stack(journey_env: JourneyEnv, migrated_database_url: str) -> AsyncIterator[IngestStack]:
     """A worker (every workflow and activity) on a fresh single-partition events topic, on
     SQLite and PostgreSQL; one user per step, so two changes take two steps."""
     async with ingest_stack(
-        journey_env, database_url, kafka_topic_partitions=1, segment_refresh_batch_size=1,
+        journey_env, migrated_database_url, kafka_topic_partitions=1, segment_refresh_batch_size=1,
         segment_membership_ttl_seconds=3600,
     ) as running:  # fmt: skip
         yield running

@@ -234,8 +234,10 @@ def test_sqlite_and_postgres_have_the_same_logical_schema(tmp_path: Path) -> Non
     assert schemas["sqlite"] == schemas["postgres"]
 
 
-def test_downgrade_to_base_then_upgrade_again(migrated_engine: Engine, database_url: str) -> None:
-    config = migration_config(database_url)
+def test_downgrade_to_base_then_upgrade_again(
+    migrated_engine: Engine, migrated_database_url: str
+) -> None:
+    config = migration_config(migrated_database_url)
     command.downgrade(config, "base")
     assert set(inspect(migrated_engine).get_table_names()) == {"alembic_version"}
     command.upgrade(config, "head")

@@ -31,7 +31,6 @@ from journey.db.engine import (
     SessionFactory,
     create_db_engine,
     make_session_factory,
-    run_migrations,
 )
 from journey.db.models import Trigger, TriggerExecution, User, WorkflowExecution
 from journey.definitions import create_workflow
@@ -214,11 +213,9 @@ def ingest_settings(env: JourneyEnv, database_url: str | None = None, **override
 async def ingest_stack(
     env: JourneyEnv, database_url: str | None = None, *, worker: bool = True, **overrides: Any
 ) -> AsyncIterator[IngestStack]:
-    """An IngestStack on `database_url` (migrated here; default: the journey_env SQLite file)
+    """An IngestStack on `database_url` (already migrated; default: the journey_env SQLite file)
     with settings `overrides`, fresh topics and group, and (unless `worker=False`) a worker on
     the test's queue."""
-    if database_url is not None:
-        run_migrations(database_url)
     settings = ingest_settings(env, database_url, **overrides)
     ensure_topics(settings)
     engine = create_db_engine(settings.resolved_database_url)

@@ -22,7 +22,7 @@ from dsl.events import EventEnvelope
 from journey.db.engine import create_db_engine, make_session_factory
 from journey.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
 from journey.temporal_client import DATA_CONVERTER
-from tests.harness.database import empty_database_url
+from tests.harness.database import temporary_database_url
 from tests.harness.env import JourneyEnv
 from tests.harness.proxy import TcpProxy
 from tests.harness.temporal import temporal_target
@@ -191,7 +191,7 @@ async def test_a_consumer_stopped_during_an_outage_leaves_its_batch_to_the_next_
 @pytest_asyncio.fixture
 async def postgres_ingest(journey_env: JourneyEnv, tmp_path: Path) -> AsyncIterator[IngestStack]:
     """An IngestStack on a fresh, migrated PostgreSQL database (skipped without a server)."""
-    with empty_database_url("postgres", tmp_path) as url:
+    with temporary_database_url("postgres", tmp_path, migrated=True) as url:
         async with ingest_stack(journey_env, url) as stack:
             yield stack
 
