@@ -26,12 +26,8 @@ from api.routes import (
 )
 from journey.config import Settings, get_settings
 from journey.db.engine import create_db_engine, make_session_factory
-from journey.lifecycle import PUBLISH_TIMEOUT_SECONDS
 from journey.producers import ProducerHolder
 from journey.temporal_client import connect_client
-
-# How long an accepted event may wait for the brokers' acknowledgement before the API says 503.
-EVENT_ACK_TIMEOUT_MS = 10_000
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,9 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         producers = ProducerHolder(
             resolved,
             # Routes that use `state.producer` without a lease finish within this.
-            retire_grace=PUBLISH_TIMEOUT_SECONDS + 20,
+            retire_grace=resolved.kafka_ack_timeout_seconds + 20,
             on_replace=lambda fresh: setattr(app.state.journey, "producer", fresh),
-            **{"message.timeout.ms": EVENT_ACK_TIMEOUT_MS},
+            **{"message.timeout.ms": int(resolved.kafka_ack_timeout_seconds * 1000)},
         )
         app.state.producers = producers
         app.state.journey = AppState(

@@ -122,7 +122,10 @@ def events_send(
         typer.echo(f"journey events send: invalid event: {errors}", err=True)
         raise typer.Exit(2) from exc
     # Quiet client: delivery failures are reported once, below, not as librdkafka log lines.
-    producer = make_producer(settings, **{"message.timeout.ms": 10000, "log_level": 0})
+    ack_timeout = settings.kafka_ack_timeout_seconds
+    producer = make_producer(
+        settings, **{"message.timeout.ms": int(ack_timeout * 1000), "log_level": 0}
+    )
     try:
         partition, offset = asyncio.run(
             produce_json(
@@ -130,7 +133,7 @@ def events_send(
                 settings.kafka_events_topic,
                 envelope.model_dump(mode="json"),
                 key=user,
-                timeout=15,
+                timeout=ack_timeout + 5,
             )
         )
     except Exception as exc:

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # The consumer stops polling while Temporal or the database is down; past this the broker
     # hands its partitions to another member (redelivered events are deduplicated).
     kafka_max_poll_interval_ms: int = 600_000
+    # How long the API gateway, `journey events send` and a stage change wait for the brokers'
+    # acknowledgement before answering 503 (or failing); below the lifecycle_transition
+    # activity's 15 s attempt timeout (workflows/policies.py).
+    kafka_ack_timeout_seconds: float = Field(default=10.0, gt=0, le=14)
     # Larger events are dead-lettered ("oversized"): they would bloat every journey's history.
     event_max_bytes: int = 256 * 1024
     # How stale the consumer's view of the triggers may be.
@@ -130,6 +134,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How long `journey dev` waits for one component to answer before giving up.
     startup_timeout_seconds: float = Field(default=60.0, gt=0)
+    # How long `journey dev` waits for a server the settings name (JOURNEY_TEMPORAL_ADDRESS,
+    # JOURNEY_KAFKA_BOOTSTRAP, ...) before it stops and names it.
+    external_wait_seconds: float = Field(default=15.0, gt=0)
 
     # ---- derived values -------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ __all__ = [
 STAGE_CHANGED_EVENT = "lifecycle.stage_changed"
 # Fixed forever: changing it would give a republished change a new id and defeat dedupe.
 STAGE_EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:journey:stage-changed")
-# Below the lifecycle_transition activity's 15 s attempt timeout (workflows/policies.py).
+# The default of Settings.kafka_ack_timeout_seconds: below the lifecycle_transition activity's
+# 15 s attempt timeout (workflows/policies.py).
 PUBLISH_TIMEOUT_SECONDS = 10.0
 
 

@@ -64,7 +64,9 @@ async def _publish(
     settings = state.settings
     messages = [(event.user_id, event.model_dump(mode="json")) for event in events]
     try:
-        await producers.produce_many(settings.kafka_events_topic, messages, timeout=15)
+        # The producer's message timeout (the ack timeout) ends a wait first; this bounds a stall.
+        timeout = settings.kafka_ack_timeout_seconds + 5
+        await producers.produce_many(settings.kafka_events_topic, messages, timeout=timeout)
     except ProduceFailed as exc:  # any failure: only an acknowledgement earns a 202
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -114,7 +114,10 @@ def _announce(state: AppState, event: EventEnvelope | None, stage: str) -> None:
     if event is None:
         return
     try:
-        publish_stage_changed(state.producer, state.settings.kafka_events_topic, event)
+        publish_stage_changed(
+            state.producer, state.settings.kafka_events_topic, event,
+            timeout=state.settings.kafka_ack_timeout_seconds,
+        )  # fmt: skip
     except (KafkaException, KafkaUnavailable, BufferError) as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

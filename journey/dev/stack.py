@@ -31,7 +31,6 @@ from workflows.search_attributes import dev_server_flags
 
 Report = Callable[[str, str], None]
 Probe = Callable[[], Awaitable[object]]
-EXTERNAL_TIMEOUT_SECONDS = 15.0
 SERVICES = ("worker", "ingest", "api")
 JWT_SECRET_FILE = "jwt-secret"
 
@@ -228,7 +227,7 @@ class DevStack:
 
     async def _wait_external(self, name: str, probe: Probe, hint: str) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + EXTERNAL_TIMEOUT_SECONDS
+        deadline = loop.time() + self.settings.external_wait_seconds
         while True:
             try:
                 await asyncio.wait_for(probe(), 5)

@@ -139,7 +139,10 @@ async def test_publishing_needs_the_operator_role(
 async def test_unreachable_brokers_answer_503_to_retry(
     journey_env: JourneyEnv, api_client_for: ApiClientFactory
 ) -> None:
-    settings = events_settings(journey_env, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    # A short acknowledgement timeout: the 503 comes when it runs out.
+    settings = events_settings(
+        journey_env, kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_ack_timeout_seconds=2
+    )
     async with api_client_for(settings) as http:
         token = create_token(settings, subject="app", role=Role.operator)
         response = await http.post(

@@ -75,7 +75,9 @@ async def test_the_same_gateway_delivers_again_on_a_broker_that_forgot_its_produ
     journey_env: JourneyEnv, two_brokers: tuple[ThreadedProxy, TansuBroker, TansuBroker]
 ) -> None:
     proxy, first, second = two_brokers
-    settings = events_settings(journey_env, kafka_bootstrap=proxy.address)
+    settings = events_settings(
+        journey_env, kafka_bootstrap=proxy.address, kafka_ack_timeout_seconds=3
+    )
     for broker in (second, first):  # each gets the topic; the proxy ends on the first
         await asyncio.to_thread(point, proxy, broker)
         await asyncio.to_thread(ensure_topics, settings, [settings.kafka_events_topic])

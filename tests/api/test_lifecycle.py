@@ -89,7 +89,9 @@ async def test_a_change_the_brokers_missed_is_published_by_a_retry(
     api: Api, api_client_for: ApiClientFactory
 ) -> None:
     api.user("ada")
-    away = api.settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:9"})
+    away = api.settings.model_copy(
+        update={"kafka_bootstrap": "127.0.0.1:9", "kafka_ack_timeout_seconds": 2}
+    )
     async with api_client_for(away) as http:
         answer = await http.post(
             "/api/users/ada/lifecycle/transition", json={"stage": "Retention"},

@@ -72,7 +72,10 @@ def test_an_invalid_event_type_names_the_field() -> None:
 def test_an_unreachable_broker_is_one_line() -> None:
     result = journey(
         ["events", "send", "--type", "signup", "--user", "u1"],
-        {"JOURNEY_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"},
+        {
+            "JOURNEY_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+            "JOURNEY_KAFKA_ACK_TIMEOUT_SECONDS": "2",
+        },
     )
     assert result.returncode == 1
     assert "could not deliver" in result.stderr

@@ -103,6 +103,7 @@ def test_a_missing_binary_is_one_line(stack_env: dict[str, str], tmp_path: Path)
 def test_an_unreachable_external_server_is_named(stack_env: dict[str, str]) -> None:
     closed = free_port()
     stack_env["JOURNEY_TEMPORAL_ADDRESS"] = f"127.0.0.1:{closed}"
+    stack_env["JOURNEY_EXTERNAL_WAIT_SECONDS"] = "2"
     result = run_journey(["dev", "--smoke"], stack_env)
     assert result.returncode != 0
     assert "journey dev: temporal: not reachable" in result.stdout

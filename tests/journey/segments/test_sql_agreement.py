@@ -71,7 +71,7 @@ def test_sql_equals_python_on_generated_users_and_conditions(
 
     @given(batch=users(), drawn=st.lists(conditions, min_size=1, max_size=8, unique_by=json.dumps))
     @settings(
-        max_examples=200,
+        max_examples=100,
         deadline=None,
         derandomize=True,
         database=None,
