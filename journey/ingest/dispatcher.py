@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -66,7 +67,6 @@ class EventDispatcher:
         tally: Tally,
     ) -> None:
         self._settings = settings
-        self._db = session_factory
         self._client = client
         self._cache = cache
         self._tally = tally
@@ -85,8 +85,10 @@ class EventDispatcher:
             plan.skipped += checked.skipped
         self._tally.add(plan)
         run_ids = await asyncio.gather(*(self._start(start, event) for start in plan.starts))
+        started = list(zip(plan.starts, run_ids, strict=True))
         targets = await asyncio.to_thread(
-            self._finish, list(zip(plan.starts, run_ids, strict=True)), envelope, plan.own_runs
+            self._planner.transactions.run,
+            lambda session: self._finish(session, started, envelope, plan.own_runs),
         )
         for workflow_id in targets:
             await self._signal(workflow_id, event)
@@ -118,21 +120,22 @@ class EventDispatcher:
         return run_id
 
     def _finish(
-        self, started: list[tuple[Start, str]], envelope: EventEnvelope, own_runs: set[str]
+        self,
+        session: Session,
+        started: list[tuple[Start, str]],
+        envelope: EventEnvelope,
+        own_runs: set[str],
     ) -> list[str]:
         """Mark the acknowledged starts; -> the user's other open runs that want the event."""
-        with self._planner.gate, self._db() as session:
-            for start, run_id in started:
-                records.mark_started(session, execution_id=start.execution_id,
-                                     decision_id=start.decision_id, run_id=run_id)  # fmt: skip
-            session.commit()
-            runs = records.open_run_keys(session, user_id=envelope.user_id)
-            return [
-                workflow_id
-                for workflow_id, journey_id, version in runs
-                if workflow_id not in own_runs
-                and self._wants(session, (journey_id, version), envelope)
-            ]
+        for start, run_id in started:
+            records.mark_started(session, execution_id=start.execution_id,
+                                 decision_id=start.decision_id, run_id=run_id)  # fmt: skip
+        runs = records.open_run_keys(session, user_id=envelope.user_id)
+        return [
+            workflow_id
+            for workflow_id, journey_id, version in runs
+            if workflow_id not in own_runs and self._wants(session, (journey_id, version), envelope)
+        ]
 
     def _wants(self, session: Any, key: tuple[uuid.UUID, str], envelope: EventEnvelope) -> bool:
         if key not in self._interest:

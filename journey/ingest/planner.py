@@ -11,13 +11,10 @@ second short transaction once it is in (`decide_after_check`).
 
 from __future__ import annotations
 
-import threading
 import uuid
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dsl.events import EventEnvelope
@@ -26,6 +23,7 @@ from journey import executions
 from journey.db.engine import SessionFactory
 from journey.db.models import TriggerExecution
 from journey.ingest import records
+from journey.ingest.transactions import Transactions
 from journey.ingest.trigger_cache import LiveTrigger
 from journey.lifecycle import stage_limit_reason
 from workflows.ids import trigger_workflow_id
@@ -66,25 +64,13 @@ def start_key(workflow_id: str) -> str:
     return f"trigger:{workflow_id}"
 
 
-def write_gate(session_factory: SessionFactory) -> AbstractContextManager[Any]:
-    """What the consumer's write transactions hold: a lock on SQLite, nothing elsewhere.
-
-    SQLite takes one writer at a time and makes the others sleep in its busy handler (1 ms
-    growing to 100 ms per try), so concurrent groups would mostly wait; taking turns in
-    process lets each transaction go as soon as the previous one commits."""
-    bind = session_factory.kw.get("bind")
-    sqlite = bind is not None and bind.dialect.name == "sqlite"
-    return threading.Lock() if sqlite else nullcontext()
-
-
 class Planner:
     def __init__(self, session_factory: SessionFactory) -> None:
-        self._db = session_factory
-        self.gate = write_gate(session_factory)
+        self.transactions = Transactions(session_factory)
 
     def plan(self, triggers: list[LiveTrigger], envelope: EventEnvelope) -> Plan:
         event = envelope.model_dump(mode="json")
-        return self._transaction(lambda session: self._plan(session, triggers, envelope, event))
+        return self.transactions.run(lambda session: self._plan(session, triggers, envelope, event))
 
     def decide_after_check(
         self, checks: list[tuple[LiveTrigger, str | None]], envelope: EventEnvelope
@@ -101,22 +87,7 @@ class Planner:
                 self._decide(session, trigger, envelope, event, plan, forced_skip=skip)
             return plan
 
-        return self._transaction(decide)
-
-    def _transaction(self, work: Any) -> Plan:
-        # Another consumer may decide the same event at the same moment (a rebalance); the
-        # unique keys refuse the second writer, whose retry then replays the first's decisions.
-        for attempt in (1, 2):
-            with self.gate, self._db() as session:
-                try:
-                    plan: Plan = work(session)
-                    session.commit()
-                    return plan
-                except IntegrityError:
-                    session.rollback()
-                    if attempt == 2:
-                        raise
-        raise AssertionError("unreachable")
+        return self.transactions.run(decide)
 
     def _plan(
         self,

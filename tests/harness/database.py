@@ -83,17 +83,11 @@ def temporary_database_url(kind: str, tmp_path: Path, *, migrated: bool) -> Iter
     admin = _postgres_admin()
     name = f"journey_test_{uuid.uuid4().hex}"
     template = f' TEMPLATE "{_templates.postgres(admin)}"' if migrated else ""
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    _on_server(admin, f'CREATE DATABASE "{name}"{template}')
     try:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin_engine.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
-        admin_engine.dispose()
+        _on_server(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def migrated_sqlite(url: str) -> str:
@@ -104,6 +98,16 @@ def migrated_sqlite(url: str) -> str:
         raise FileExistsError(f"{path} exists: a migrated copy would overwrite it")
     shutil.copyfile(_templates.sqlite(), path)
     return url
+
+
+def _on_server(admin: Any, statement: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 def _postgres_admin() -> Any:
@@ -130,12 +134,7 @@ class _Templates:
     def postgres(self, admin: Any) -> str:
         if self._postgres is None:
             name = f"journey_template_{uuid.uuid4().hex[:12]}"
-            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-            try:
-                with engine.connect() as connection:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
-            finally:
-                engine.dispose()
+            _on_server(admin, f'CREATE DATABASE "{name}"')
             self._postgres = (admin, name)
             # Migrations connect through their own engine, closed when they return: a template
             # must have no open connection when it is copied.
@@ -148,12 +147,7 @@ class _Templates:
             self._sqlite = None
         if self._postgres is not None:
             admin, name = self._postgres
-            engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-            try:
-                with engine.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            finally:
-                engine.dispose()
+            _on_server(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             self._postgres = None
 
 
