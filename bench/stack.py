@@ -11,7 +11,7 @@ Journey and the baseline of a scenario always run on the same stack.
 from __future__ import annotations
 
 import asyncio
-import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -32,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory, run_migrations
-from journey.embedded import tansu_path, temporal_cli_path
+from journey.embedded import tansu_command, tansu_environment, temporal_cli_path
 from journey.temporal_client import DATA_CONVERTER, connect_client
 from workflows.search_attributes import ALL
 
@@ -218,16 +218,13 @@ def _start_tansu(stack: AsyncExitStack, data_dir: Path) -> str:
     url = f"tcp://127.0.0.1:{port}"
     log = (data_dir / "tansu.log").open("wb")
     stack.callback(log.close)
-    # tansu reads these as option defaults; a developer's shell must not change the broker.
-    env = {k: v for k, v in os.environ.items() if k not in {"STORAGE_ENGINE", "LISTENER_URL"}}
     process = subprocess.Popen(
-        [tansu_path(), "broker", "--cluster-id", "journey-bench", "--listener-url", url,
-         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+        tansu_command(url, cluster_id="journey-bench"), stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT, env=tansu_environment(),
     )  # fmt: skip
 
     def stop() -> None:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # tansu ignores SIGTERM
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

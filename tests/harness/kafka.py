@@ -12,7 +12,6 @@ join take ~23 s; `consumer_config` uses a short session timeout so tests join in
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,19 +23,10 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from journey.embedded import tansu_path
+from journey.embedded import tansu_command, tansu_environment
 from tests.harness.ports import free_port
 
 STARTUP_TIMEOUT = 30.0
-# Environment variables tansu reads as option defaults; a developer's shell must not leak in.
-_TANSU_ENV_VARS = (
-    "CLUSTER_ID",
-    "LISTENER_URL",
-    "ADVERTISED_LISTENER_URL",
-    "STORAGE_ENGINE",
-    "SCHEMA_REGISTRY",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-)
 
 
 def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, Any]:
@@ -114,26 +104,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"tcp://127.0.0.1:{port}"
     bootstrap = f"127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                tansu_path(),
-                "broker",
-                "--cluster-id",
-                "journey-tests",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+            tansu_command(url, cluster_id="journey-tests"), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, env=tansu_environment(),
+        )  # fmt: skip
     try:
         try:
             _wait_until_ready(process, bootstrap, log_path)

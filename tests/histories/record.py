@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,12 +34,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from journey.db.engine import create_db_engine, make_session_factory, run_migrations
-from journey.embedded import tansu_path, temporal_test_server_path
+from journey.embedded import tansu_command, tansu_environment, temporal_test_server_path
 from journey.kafka import ensure_topics
 from journey.temporal_client import DATA_CONVERTER
 from tests.harness.env import JourneyEnv, build_settings
 from tests.harness.http_receiver import HttpReceiver
-from tests.harness.kafka import _TANSU_ENV_VARS, _stop, _wait_until_ready
+from tests.harness.kafka import _stop, _wait_until_ready
 from tests.harness.ports import free_port
 from tests.harness.smtp import SmtpCapture
 from tests.harness.temporal import temporal_target
@@ -149,10 +148,9 @@ def tansu_broker(log_dir: Path) -> Iterator[str]:
     log_path = log_dir / "tansu.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [tansu_path(), "broker", "--cluster-id", "journey-record", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            tansu_command(url, cluster_id="journey-record"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k not in _TANSU_ENV_VARS},
+            env=tansu_environment(),
         )  # fmt: skip
     try:
         _wait_until_ready(process, bootstrap, log_path)
