@@ -55,10 +55,14 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         arrivals = sorted(stack.mail.arrivals)
     if len(arrivals) != n:
         raise AssertionError(f"expected {n} mails, the SMTP server received {len(arrivals)}")
-    span = arrivals[-1] - arrivals[0]
-    achieved = (n - 1) / span if span > 0 else float("inf")
-    return [Result("email_throttle", achieved, rate, "emails/s", n, better="lower",
-                   notes={"meaning": "<= 1.0: the configured global rate holds"})]  # fmt: skip
+    # Temporal's task-queue limit is a token bucket that starts full: about a second's worth
+    # of mail goes out at once. The rate that holds is the one after that burst.
+    burst = min(int(rate), n - 2)
+    span = arrivals[-1] - arrivals[burst]
+    achieved = (n - 1 - burst) / span if span > 0 else float("inf")
+    notes = {"meaning": "<= 1.0: the configured global rate holds", "after_first": burst,
+             "first_second": sum(1 for t in arrivals if t - arrivals[0] < 1.0)}  # fmt: skip
+    return [Result("email_throttle", achieved, rate, "emails/s", n, better="lower", notes=notes)]
 
 
 SCENARIO = Scenario(
