@@ -16,6 +16,7 @@ from api.auth import Role
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import EXAMPLE, PROBLEM_JSON, auth, settings_for
 from tests.harness.database import migrated_sqlite
+from tests.harness.ports import free_port
 
 BASE = "https://journey.dev/problems/"
 
@@ -154,3 +155,17 @@ async def test_openapi_documents_examples_and_problems(api: httpx.AsyncClient) -
         if path.startswith("/api/workflows"):
             for operation in methods.values():
                 assert "200" in operation["responses"] or "201" in operation["responses"]
+
+
+async def test_a_database_that_does_not_answer_is_503_to_retry(
+    tmp_path: Path, api_client_for: ApiClientFactory
+) -> None:
+    # Nothing listens on the port: every query fails as a locked SQLite file would, transiently.
+    url = f"postgresql+psycopg://journey:journey@127.0.0.1:{free_port()}/journey"
+    settings = settings_for(url, tmp_path)
+    async with api_client_for(settings) as client:
+        client.headers.update(auth(settings, Role.editor))
+        response = await client.post("/api/workflows", json={"definition": EXAMPLE})
+    body = assert_problem(response, 503, "service-unavailable")
+    assert "send the request again" in body["detail"]
+    assert response.headers["retry-after"] == "5"
