@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -26,12 +25,6 @@ from sqlmodel import Session
 from journey.db.engine import SessionFactory
 
 T = TypeVar("T")
-Work = Callable[[Session], Any]
-
-
-def write_gate(session_factory: SessionFactory) -> AbstractContextManager[Any]:
-    """What the consumer's write transactions hold: a lock on SQLite, nothing elsewhere."""
-    return threading.Lock() if _is_sqlite(session_factory) else nullcontext()
 
 
 def _is_sqlite(session_factory: SessionFactory) -> bool:
@@ -57,8 +50,8 @@ class Transactions:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._db = session_factory
-        self.gate = write_gate(session_factory)
         self._combine = _is_sqlite(session_factory)
+        self._gate = threading.Lock()  # held only on SQLite, where transactions take turns
         self._queued: list[_Part[Any]] = []
         self._queue_lock = threading.Lock()
         self.combined = 0  # transactions that ran more than one part, for tests and logs
@@ -69,7 +62,7 @@ class Transactions:
         part: _Part[T] = _Part(work)
         with self._queue_lock:
             self._queued.append(part)
-        with self.gate:
+        with self._gate:
             if not part.done:  # else a thread that held the gate before ran it
                 with self._queue_lock:
                     parts, self._queued = self._queued, []
