@@ -117,6 +117,11 @@ def user_id_of(rule: TriggerRule, event: dict[str, Any]) -> str | None:
     return _scalar_text(lookup({"event": event}, rule.user_id_path))
 
 
+def dedupe_value_of(rule: TriggerRule, event: dict[str, Any]) -> str | None:
+    """The value of the rule's `dedupe_key` in the event (None when absent)."""
+    return _scalar_text(lookup({"event": event}, rule.dedupe_key))
+
+
 @dataclass
 class TriggerDecision:
     """The verdict on one event: matched or not, why not, and the keys a start would use."""
@@ -133,12 +138,11 @@ def evaluate_trigger(
 ) -> TriggerDecision:
     """Whether `event` (an envelope as JSON) matches `rule` for the profile `user` (None when
     the user has no profile: conditions then see `{"id": ..., "attributes": {}}`)."""
-    context_event = {"event": event}
     if not event_type_matches(rule.event_type, str(event.get("type", ""))):
         reason = f"event type {event.get('type')!r} does not match {rule.event_type!r}"
         return TriggerDecision(matched=False, reasons=[reason])
     user_id = user_id_of(rule, event)
-    dedupe_value = _scalar_text(lookup(context_event, rule.dedupe_key))
+    dedupe_value = dedupe_value_of(rule, event)
     decision = TriggerDecision(matched=True, user_id=user_id, dedupe_value=dedupe_value)
     if user_id is None:
         decision.reasons.append(f"no user id at {rule.user_id_path}")

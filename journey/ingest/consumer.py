@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from temporalio.client import Client
 
+from dsl.events import EventEnvelope
 from journey.config import Settings
 from journey.db.engine import SessionFactory
 from journey.ingest.dead_letters import DeadLetters
@@ -116,12 +117,14 @@ class EventConsumer:
         groups: dict[tuple[int, bytes | None], list[Message]] = {}
         for message in messages:
             groups.setdefault((message.partition() or 0, message.key()), []).append(message)
+        handled = await self._handle_together([group[0] for group in groups.values()])
         gate = asyncio.Semaphore(self._settings.ingest_concurrency)
 
         async def handle_group(group: list[Message]) -> None:
             async with gate:
                 for message in group:
-                    await self._handle_message(message, stop)
+                    if id(message) not in handled:
+                        await self._handle_message(message, stop)
 
         # Every group finishes (or reaches its next wait, once stop is set) before this
         # returns: none may outlive the batch and act after the consumer closed.
@@ -132,6 +135,24 @@ class EventConsumer:
             if isinstance(outcome, BaseException):
                 raise outcome
         await asyncio.to_thread(self._commit, messages)
+
+    async def _handle_together(self, firsts: list[Message]) -> set[int]:
+        """The batch path for the first message of each group (journey/ingest/batch.py); ->
+        the messages it handled. On any failure none counts as handled: the usual path then
+        handles them all, replaying whatever was recorded, and waits out outages."""
+        by_id: dict[str, tuple[EventEnvelope, Message]] = {}
+        for message in firsts:
+            try:
+                envelope = parse_message(message, max_bytes=self._settings.event_max_bytes)
+            except PoisonMessage:
+                continue  # dead-lettered on the usual path
+            by_id.setdefault(envelope.id, (envelope, message))
+        try:
+            done = await self._dispatcher.handle_together([e for e, _ in by_id.values()])
+        except Exception as exc:
+            log.warning("batch path failed, handling the batch one event at a time: %r", exc)
+            return set()
+        return {id(by_id[event_id][1]) for event_id in done}
 
     def _commit(self, messages: list[Message]) -> None:
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

@@ -29,12 +29,15 @@ from dsl.events import EventEnvelope
 from dsl.interest import event_interest
 from journey.config import Settings
 from journey.db.engine import SessionFactory
-from journey.ingest import records
+from journey.ingest import batch, batch_records, records
 from journey.ingest.planner import Plan, Planner, Start
 from journey.ingest.trigger_cache import TriggerCache
 from journey.starter import start_run
 
 log = logging.getLogger(__name__)
+
+# Events the batch path decides per transaction (see handle_together).
+PLAN_CHUNK = 50
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Tally:
     not_matched: int = 0
     signalled: int = 0
     dead_lettered: int = 0
+    together: int = 0  # events the batch path handled (batch.py)
 
     def add(self, plan: Plan) -> None:
         self.recorded += plan.new_event
@@ -71,6 +75,7 @@ class EventDispatcher:
         self._cache = cache
         self._tally = tally
         self._planner = Planner(session_factory)
+        self._batch = batch.BatchPlanner(self._planner)
         self._interest: dict[tuple[uuid.UUID, str], JourneyDocument | None] = {}
 
     async def handle(self, envelope: EventEnvelope) -> None:
@@ -93,6 +98,75 @@ class EventDispatcher:
         for workflow_id in targets:
             await self._signal(workflow_id, event)
         self._tally.events += 1
+
+    async def handle_together(self, envelopes: list[EventEnvelope]) -> set[str]:
+        """The batch path (batch.py) for the first events of a batch's user groups; -> the ids
+        of the events it handled. The caller hands every other event to `handle`, and all of
+        them when this raises."""
+        chosen = batch.candidates(envelopes, self._cache.matching)
+        if len(chosen) < 2:  # one event: the usual path is just as quick
+            return set()
+        gate = asyncio.Semaphore(self._settings.ingest_concurrency)
+
+        async def start(start: Start, event: dict[str, Any]) -> tuple[Start, str]:
+            async with gate:
+                return start, await self._start(start, event)
+
+        # Planned in chunks, each chunk's runs starting while the next is planned: the starts
+        # wait on Temporal and the planning on the database, so neither waits for the other.
+        plans: list[tuple[batch.Candidate, Plan]] = []
+        starting: list[asyncio.Task[tuple[Start, str]]] = []
+        try:
+            for first in range(0, len(chosen), PLAN_CHUNK):
+                chunk = chosen[first : first + PLAN_CHUNK]
+                planned = await asyncio.to_thread(self._batch.plan, chunk)
+                plans += planned
+                starting += [
+                    asyncio.create_task(start(s, c.event))
+                    for c, plan in planned
+                    for s in plan.starts
+                ]
+        finally:  # on a failure too: no start may outlive the batch
+            outcomes = await asyncio.gather(*starting, return_exceptions=True)
+        started = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+        if len(started) < len(outcomes):
+            raise next(o for o in outcomes if isinstance(o, BaseException))
+        finish = lambda session: self._finish_all(session, started, plans)  # noqa: E731
+        targets = await asyncio.to_thread(self._planner.transactions.run, finish)
+        await asyncio.gather(
+            *(self._signal_each(ids, c.event) for (c, _), ids in zip(plans, targets, strict=True))
+        )
+        for _, plan in plans:
+            self._tally.add(plan)
+        self._tally.events += len(plans)
+        self._tally.together += len(plans)
+        return {c.envelope.id for c, _ in plans}
+
+    def _finish_all(
+        self,
+        session: Session,
+        started: list[tuple[Start, str]],
+        plans: list[tuple[batch.Candidate, Plan]],
+    ) -> list[list[str]]:
+        """`_finish` for the batch path: every start marked, every user's open runs read at
+        once; -> per event, the other runs to signal."""
+        for start, run_id in started:
+            records.mark_started(session, execution_id=start.execution_id,
+                                 decision_id=start.decision_id, run_id=run_id)  # fmt: skip
+        runs = batch_records.open_run_keys(session, (c.envelope.user_id for c, _ in plans))
+        return [
+            [
+                workflow_id
+                for workflow_id, journey_id, version in runs[c.envelope.user_id]
+                if workflow_id not in plan.own_runs
+                and self._wants(session, (journey_id, version), c.envelope)
+            ]
+            for c, plan in plans
+        ]
+
+    async def _signal_each(self, workflow_ids: list[str], event: dict[str, Any]) -> None:
+        for workflow_id in workflow_ids:
+            await self._signal(workflow_id, event)
 
     async def _running(self, workflow_ids: list[str]) -> str | None:
         """An open run among these, confirmed by Temporal: the mirror is updated by a run's

@@ -12,6 +12,7 @@ second short transaction once it is in (`decide_after_check`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, TriggerDecision, evaluate_trigger, user_id_of
 from journey import executions
 from journey.db.engine import SessionFactory
-from journey.db.models import TriggerExecution
+from journey.db.models import TriggerExecution, WorkflowExecution
 from journey.ingest import records
 from journey.ingest.transactions import Transactions
 from journey.ingest.trigger_cache import LiveTrigger
@@ -59,6 +60,17 @@ class Plan:
     not_matched: int = 0
 
 
+@dataclass
+class Prefetched:
+    """What the batch path (batch.py) looked up for all of its events at once."""
+
+    profiles: dict[str, dict[str, Any] | None]
+    started_for_dedupe: dict[tuple[str, str], str | None]
+
+    def profile(self, user_id: str) -> dict[str, Any] | None:
+        return self.profiles.get(user_id)
+
+
 def start_key(workflow_id: str) -> str:
     """The reservation key of a trigger's start (workflow_executions.idempotency_key)."""
     return f"trigger:{workflow_id}"
@@ -84,7 +96,7 @@ class Planner:
                 if records.decision_for(session, trigger.id, envelope.id) is not None:
                     continue
                 skip = f"if_not_running: {running} is running" if running else None
-                self._decide(session, trigger, envelope, event, plan, forced_skip=skip)
+                self.decide(session, trigger, envelope, event, plan, forced_skip=skip)
             return plan
 
         return self.transactions.run(decide)
@@ -105,7 +117,7 @@ class Planner:
         for trigger in triggers:
             prior = records.decision_for(session, trigger.id, envelope.id)
             if prior is None:
-                self._decide(session, trigger, envelope, event, plan)
+                self.decide(session, trigger, envelope, event, plan)
             else:
                 self._replay(session, trigger, prior, plan)
         return plan
@@ -126,7 +138,7 @@ class Planner:
         assert reserved is not None and prior.user_id is not None  # written with the decision
         plan.starts.append(Start(trigger, prior.id, reserved.id, prior.user_id, workflow_id))
 
-    def _decide(
+    def decide(
         self,
         session: Session,
         trigger: LiveTrigger,
@@ -134,17 +146,30 @@ class Planner:
         event: dict[str, Any],
         plan: Plan,
         forced_skip: str | None = None,
+        prefetched: Prefetched | None = None,
     ) -> None:
         user_id = user_id_of(trigger.rule, event)
-        profile = records.profile(session, user_id) if user_id else None
+        if prefetched is not None and user_id is not None:
+            profile = prefetched.profile(user_id)
+        else:
+            profile = records.profile(session, user_id) if user_id else None
         verdict = evaluate_trigger(trigger.rule, event, profile)
         decision = _Decision(session, trigger, envelope, verdict, known=profile is not None)
+        started_for_dedupe = None
+        if prefetched is not None:
+            # No per-row flush, and no reservation looked up: a fresh event's start cannot
+            # have one, and if it did, its unique index fails the batch's one flush.
+            decision.flush, decision.reservation = False, lambda journey_id, key: None
+            key = (trigger.id, verdict.dedupe_value or "")
+            started_for_dedupe = lambda: prefetched.started_for_dedupe.get(key)  # noqa: E731
         if not verdict.matched:
             decision.record("not_matched", "; ".join(verdict.reasons))
             plan.not_matched += 1
             return
         assert verdict.user_id is not None and verdict.dedupe_value is not None
-        skip = forced_skip or self._skip_reason(session, trigger, envelope, verdict, profile)
+        skip = forced_skip or self._skip_reason(
+            session, trigger, envelope, verdict, profile, started_for_dedupe
+        )
         if skip is None and forced_skip is None and trigger.rule.reentry is Reentry.IF_NOT_RUNNING:
             assert trigger.journey_row is not None
             open_ids = [
@@ -177,8 +202,13 @@ class Planner:
         envelope: EventEnvelope,
         verdict: TriggerDecision,
         profile: dict[str, Any] | None = None,
+        started_for_dedupe: Callable[[], str | None] | None = None,
     ) -> str | None:
-        """Why a matching event must not start a run (database checks), or None."""
+        """Why a matching event must not start a run (database checks), or None.
+
+        `started_for_dedupe` answers which run this trigger already started for the dedupe
+        value from another event (the batch path looked them all up at once); by default it is
+        asked of the database here."""
         if not trigger.journey_active:
             return "the journey is not active"
         document = trigger.journey.document if trigger.journey else None
@@ -187,11 +217,15 @@ class Planner:
             return outside  # the journey's restrict_to_stages
         assert verdict.user_id is not None and verdict.dedupe_value is not None
         ids = {"trigger_id": trigger.id, "event_id": envelope.id}
-        same = records.same_dedupe_entry(session, dedupe_key=verdict.dedupe_value, **ids)
-        if same is not None:
-            return (
-                f"dedupe key {verdict.dedupe_value!r} already started {same.temporal_workflow_id}"
-            )
+        if started_for_dedupe is None:
+            same = records.same_dedupe_entry(session, dedupe_key=verdict.dedupe_value, **ids)
+            started = same.temporal_workflow_id if same is not None else None
+            found = same is not None
+        else:
+            started = started_for_dedupe()
+            found = started is not None
+        if found:
+            return f"dedupe key {verdict.dedupe_value!r} already started {started}"
         rule = trigger.rule
         if rule.reentry is Reentry.ONCE:
             entry = records.earlier_entry(session, user_id=verdict.user_id, since=None, **ids)
@@ -215,6 +249,9 @@ class _Decision:
     envelope: EventEnvelope
     verdict: TriggerDecision
     known: bool
+    # The batch path flushes once for all decisions and has looked the reservations up already.
+    flush: bool = True
+    reservation: Callable[[uuid.UUID, str], WorkflowExecution | None] | None = None
 
     def record(self, decision: str, reason: str | None = None,
                workflow_id: str | None = None) -> TriggerExecution:  # fmt: skip
@@ -231,7 +268,8 @@ class _Decision:
             temporal_workflow_id=workflow_id,
         )
         self.session.add(row)
-        self.session.flush()
+        if self.flush:
+            self.session.flush()
         return row
 
     def start(self) -> Start:
@@ -242,12 +280,17 @@ class _Decision:
                                           once=trigger.rule.reentry is Reentry.ONCE)  # fmt: skip
         row = self.record("pending", workflow_id=workflow_id)
         key = start_key(workflow_id)
-        reserved = records.reserved_run(self.session, journey_id=trigger.journey_row.id, key=key)
+        journey_id = trigger.journey_row.id
+        if self.reservation is None:
+            reserved = records.reserved_run(self.session, journey_id=journey_id, key=key)
+        else:
+            reserved = self.reservation(journey_id, key)
         if reserved is None:
             reserved = executions.pending_row(
                 journey=trigger.journey_row, user_id=verdict.user_id,
                 temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
             )  # fmt: skip
             self.session.add(reserved)
-            self.session.flush()
+            if self.flush:
+                self.session.flush()
         return Start(trigger, row.id, reserved.id, verdict.user_id, workflow_id)
