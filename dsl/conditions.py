@@ -96,12 +96,16 @@ class Leaf(StrictModel):
         return split_path(self.field)[1]
 
     @model_serializer(mode="wrap")
-    def _omit_unary_value(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # exists/not_exists take no value: dumping the default None would not validate again
-        # (documents travel through Temporal payloads and the database as dumps).
+    def _value_as_required(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Dumps must validate again (documents travel through Temporal payloads and the
+        # database as dumps): exists/not_exists take no value, so the default None goes; the
+        # other ops need one, so an explicit null stays even under `exclude_none`.
         data = handler(self)
-        if self.op in UNARY_OPS and isinstance(data, dict):
-            data.pop("value", None)
+        if isinstance(data, dict):
+            if self.op in UNARY_OPS:
+                data.pop("value", None)
+            else:
+                data.setdefault("value", None)
         return data
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from dsl.conditions import (
     explain,
     resolve_field,
 )
+from dsl.validation import validate_journey
 
 ADAPTER: TypeAdapter[Any] = TypeAdapter(Condition)
 
@@ -229,3 +230,23 @@ def test_a_unary_leaf_survives_a_dump_and_validate_round_trip() -> None:
     assert dumped == {"all": [{"field": "user.email", "op": "exists"},
                               {"field": "user.plan", "op": "eq", "value": None}]}  # fmt: skip
     assert ADAPTER.validate_python(dumped) == condition
+
+
+def test_a_comparison_with_null_survives_the_stored_dump() -> None:
+    """journey.definitions stores documents with exclude_none: an explicit `value: null` must
+    stay (eq/ne need a value), a unary op's default None must go, and both validate again."""
+    journey = {"name": "n", "start": "check", "nodes": [
+        {"id": "check", "type": "condition", "default": "done", "branches": [
+            {"when": {"all": [{"field": "user.attributes.plan", "op": "eq", "value": None},
+                              {"field": "user.email", "op": "exists"}]}, "next": "done"}]},
+        {"id": "done", "type": "end"},
+    ]}  # fmt: skip
+    document = validate_journey(journey).document
+    assert document is not None
+    dumped = document.model_dump(mode="json", by_alias=True, exclude_none=True)
+    leaves = dumped["nodes"][0]["branches"][0]["when"]["all"]
+    assert leaves == [
+        {"field": "user.attributes.plan", "op": "eq", "value": None},
+        {"field": "user.email", "op": "exists"},
+    ]
+    assert validate_journey(dumped).problems == []
