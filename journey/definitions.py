@@ -92,10 +92,17 @@ def create_workflow(
     document: JourneyDocument,
     created_by: str | None,
     status: str = "draft",
+    bpmn_source: str | None = None,
 ) -> Workflow:
     """A new journey (a draft unless said otherwise) at version 1.0.0, with its first
-    immutable version row."""
-    row = Workflow(name=document.name, definition={}, version=FIRST_VERSION, status=status)
+    immutable version row; `bpmn_source` keeps the BPMN it was imported from, verbatim."""
+    row = Workflow(
+        name=document.name,
+        definition={},
+        version=FIRST_VERSION,
+        status=status,
+        bpmn_source=bpmn_source,
+    )
     _mirror(row, document)
     session.add(row)
     session.flush()
