@@ -31,6 +31,8 @@ from journey.kafka import make_producer
 from journey.runtime import announce_ready, stop_event_on_signals
 from journey.schedules import ensure_schedules
 from journey.segments.jobs import SEGMENT_REFRESH  # noqa: F401 - registers its schedule
+from journey.telemetry.temporal import metrics_runtime
+from journey.telemetry.tracing import instrument_http_client
 from journey.temporal_client import connect_with_retry
 from workflows.journey import JourneyWorkflow
 from workflows.maintenance import MaintenanceWorkflow, MetricsRollupWorkflow
@@ -108,6 +110,7 @@ async def journey_worker(
     producer = make_producer(settings)
     # Redirects are never followed: a 3xx is the receiver's answer, not a hop to make.
     async with httpx.AsyncClient(follow_redirects=False) as http:
+        instrument_http_client(http, settings)  # webhook spans and their traceparent header
         with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
             activities = build_activities(
                 settings=settings, session_factory=session_factory, http=http, producer=producer
@@ -151,7 +154,7 @@ async def journey_worker(
 async def run_worker(settings: Settings) -> None:
     stop = stop_event_on_signals()
     engine = create_db_engine(settings.resolved_database_url, echo=settings.database_echo)
-    client = await connect_with_retry(settings)
+    client = await connect_with_retry(settings, runtime=metrics_runtime(settings))
     try:
         async with journey_worker(client, settings, make_session_factory(engine)):
             if settings.schedules_enabled:

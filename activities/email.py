@@ -28,6 +28,7 @@ from email.utils import formatdate, parseaddr
 from urllib.parse import quote
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -41,6 +42,7 @@ from activities.contracts import (
 from activities.rendering import RenderLimits, render_html, render_text
 from journey.config import Settings
 from journey.ledger import DeliveryRecord, Ledger
+from journey.telemetry.tracing import tracer
 
 __all__ = ["EmailActivities", "is_valid_address", "message_id_for", "unsubscribe_url"]
 
@@ -90,6 +92,7 @@ class EmailActivities:
         self._settings = settings
         self._ledger = ledger
         self._limits = RenderLimits.from_settings(settings)
+        self._tracer = tracer(settings)
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
@@ -174,19 +177,30 @@ class EmailActivities:
         settings = self._settings
         # The password leaves its SecretStr only here, straight into the client; never logged.
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        # aiosmtplib has no OpenTelemetry instrumentation: one client span per handover.
+        span = self._tracer.start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "server.address": settings.resolved_smtp_host,
+                "server.port": settings.smtp_port,
+                "journey.email.message_id": str(message["Message-ID"]),
+            },
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                sender=sender,
-                recipients=[recipient],
-                hostname=settings.resolved_smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username or None,
-                password=password,
-                use_tls=settings.smtp_ssl,
-                start_tls=settings.smtp_starttls,
-                timeout=SMTP_TIMEOUT_SECONDS,
-            )
+            with span:
+                await aiosmtplib.send(
+                    message,
+                    sender=sender,
+                    recipients=[recipient],
+                    hostname=settings.resolved_smtp_host,
+                    port=settings.smtp_port,
+                    username=settings.smtp_username or None,
+                    password=password,
+                    use_tls=settings.smtp_ssl,
+                    start_tls=settings.smtp_starttls,
+                    timeout=SMTP_TIMEOUT_SECONDS,
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             permanent = [r for r in exc.recipients if r.code >= 500]
             if permanent:

@@ -12,14 +12,21 @@ from api.audit import AuditMiddleware
 from api.auth import log_auth_warnings
 from api.deps import AppState
 from api.errors import install_error_handlers
+from api.observability import fastapi_telemetry, install_observability
 from api.routes import (
     audit,
+    bpmn,
+    codec,
+    diagrams,
     events,
     executions,
     health,
+    live,
     metrics,
+    prometheus,
     runs,
     segments,
+    simulations,
     triggers,
     users,
     workflows,
@@ -56,25 +63,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal=client,
             producer=producers.get(),
         )
+        if request_metrics is not None:
+            request_metrics.attach_sources(resolved, app.state.journey.session_factory)
         try:
             yield
         finally:
+            if request_metrics is not None:
+                await asyncio.to_thread(request_metrics.detach_sources)
             await asyncio.to_thread(producers.close, 10)
             engine.dispose()
 
+    observed = settings or get_settings()
     app = FastAPI(
         title="Journey",
         summary="Durable customer-lifecycle journeys on Temporal and Kafka.",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(observed),
     )
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
+    # Request spans and metrics, and /metrics (api/observability.py).
+    request_metrics = install_observability(app, observed)
+    app.state.metrics = request_metrics
+    if request_metrics is not None:
+        app.include_router(prometheus.router)
     app.include_router(health.router)
+    # Before every router with `/api/workflows/{id}/...` paths: `/import/bpmn` is not an id.
+    app.include_router(bpmn.router)
     app.include_router(executions.router)
     app.include_router(runs.router)
+    app.include_router(live.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCors)  # CORS for the Temporal UI, on /api/codec only
     app.include_router(audit.router)
     app.include_router(workflows.router)
+    app.include_router(diagrams.router)
+    app.include_router(simulations.router)
     app.include_router(events.router)
     app.include_router(triggers.router)
     app.include_router(segments.router)

@@ -17,6 +17,8 @@ async def serve(settings: Settings) -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # JSON logs: uvicorn's own loggers go through the root handler (journey/telemetry).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -19,6 +19,7 @@ SCENARIO_MODULES = (
     "timer_lateness",
     "parked_memory",
     "email_throttle",
+    "observability_cost",
 )
 
 

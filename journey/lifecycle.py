@@ -34,6 +34,7 @@ from dsl.events import EventEnvelope
 from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
 from journey.db.models import IngestedEvent, LifecycleEvent, User, UserLifecycleHistory
 from journey.kafka import KafkaUnavailable
+from journey.telemetry.messages import trace_headers
 
 __all__ = [
     "STAGE_CHANGED_EVENT",
@@ -192,7 +193,7 @@ def publish_stage_changed(
     deadline = time.monotonic() + timeout
     producer.produce(
         topic, envelope.model_dump_json().encode(), key=envelope.user_id.encode(),
-        on_delivery=on_delivery,
+        headers=trace_headers(), on_delivery=on_delivery,
     )  # fmt: skip
     producer.flush(timeout)
     if not acked.wait(max(0.1, deadline - time.monotonic())):

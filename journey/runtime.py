@@ -7,9 +7,7 @@ waits for that line, so "ready" means connected and serving, not merely "process
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
-import sys
 
 READY_PREFIX = "journey-ready:"
 
@@ -27,9 +25,8 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Text or JSON lines on stderr, with trace, run and event ids (journey/telemetry/logs.py)."""
+    from journey.telemetry.logs import configure_logging as configure
+
+    configure(level, log_format)

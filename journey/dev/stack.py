@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,6 +40,12 @@ Report = Callable[[str, str], None]
 Probe = Callable[[], Awaitable[object]]
 SERVICES = ("worker", "ingest", "api")
 JWT_SECRET_FILE = "jwt-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def with_jwt_secret(settings: Settings, data_dir: Path) -> Settings:
@@ -137,6 +144,8 @@ class DevStack:
         ]  # fmt: skip
         if s.temporal_namespace != "default":
             argv += ["--namespace", s.temporal_namespace]
+        if s.payload_keys:  # the UI decrypts payloads through the gateway (api/routes/codec.py)
+            argv += ["--ui-codec-endpoint", f"{s.api_url}/api/codec"]
         await self._start_server("temporal", argv, probe)
         self.report("temporal", f"{where}, web UI {s.resolved_temporal_ui_url}")
 
@@ -201,6 +210,11 @@ class DevStack:
         env = {**os.environ, "JOURNEY_DATA_DIR": str(self.data_dir)}
         if self.settings.jwt_secret is not None:  # the api checks the banner's token with it
             env["JOURNEY_JWT_SECRET"] = self.settings.jwt_secret.get_secret_value()
+        if self.settings.payload_keys:  # the dev UI has no login whose token it could forward
+            env.setdefault("JOURNEY_CODEC_TRUST_LOOPBACK", "true")
+        if self.settings.temporal_metrics_address is None:
+            # The worker serves the Temporal SDK's metrics there; the API's /metrics adds them.
+            env["JOURNEY_TEMPORAL_METRICS_ADDRESS"] = f"127.0.0.1:{_free_port()}"
         for name in SERVICES:
             argv = [sys.executable, "-m", "journey", name]
             self.services.append(ManagedProcess(name, argv, log_path=self._log(name), env=env))

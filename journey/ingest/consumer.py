@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -26,6 +27,8 @@ from journey.ingest.dispatcher import EventDispatcher, Tally
 from journey.ingest.envelopes import PoisonMessage, parse_message
 from journey.ingest.failures import is_transient
 from journey.ingest.trigger_cache import TriggerCache
+from journey.telemetry.logs import bind_event_id
+from journey.telemetry.messages import consuming, consuming_together
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +151,21 @@ class EventConsumer:
                 continue  # dead-lettered on the usual path
             by_id.setdefault(envelope.id, (envelope, message))
         try:
-            done = await self._dispatcher.handle_together([e for e, _ in by_id.values()])
+            with consuming_together(self._settings, [m for _, m in by_id.values()]):
+                done = await self._dispatcher.handle_together(
+                    [e for e, _ in by_id.values()], lambda event_id: self._scope(*by_id[event_id])
+                )
         except Exception as exc:
             log.warning("batch path failed, handling the batch one event at a time: %r", exc)
             return set()
         return {id(by_id[event_id][1]) for event_id in done}
+
+    @contextmanager
+    def _scope(self, envelope: EventEnvelope, message: Message) -> Iterator[None]:
+        """One event's part of the batch path: its message's span, its id on log lines."""
+        with consuming(self._settings, message):
+            bind_event_id(envelope.id)
+            yield
 
     def _commit(self, messages: list[Message]) -> None:
         assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
@@ -170,11 +183,17 @@ class EventConsumer:
             log.warning("could not commit offsets %s: %s", offsets, exc)
 
     async def _handle_message(self, message: Message, stop: asyncio.Event) -> None:
+        # A span continuing the producer's trace (headers), and the event id on log lines.
+        with consuming(self._settings, message):
+            await self._handle_in_scope(message, stop)
+
+    async def _handle_in_scope(self, message: Message, stop: asyncio.Event) -> None:
         try:
             envelope = parse_message(message, max_bytes=self._settings.event_max_bytes)
         except PoisonMessage as poison:
             await self._dead_letter(message, poison.kind, poison.detail, stop)
             return
+        bind_event_id(envelope.id)
         error = ""
         for attempt in range(1, ATTEMPTS_BEFORE_DEAD_LETTER + 1):
             try:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,8 @@ from journey.ingest.trigger_cache import TriggerCache
 from journey.starter import start_run
 
 log = logging.getLogger(__name__)
+
+EventScope = Callable[[str], AbstractContextManager[object]]
 
 # Events the batch path decides per transaction (see handle_together).
 PLAN_CHUNK = 50
@@ -99,18 +103,27 @@ class EventDispatcher:
             await self._signal(workflow_id, event)
         self._tally.events += 1
 
-    async def handle_together(self, envelopes: list[EventEnvelope]) -> set[str]:
+    async def handle_together(
+        self, envelopes: list[EventEnvelope], scope: EventScope = lambda event_id: nullcontext()
+    ) -> set[str]:
         """The batch path (batch.py) for the first events of a batch's user groups; -> the ids
         of the events it handled. The caller hands every other event to `handle`, and all of
-        them when this raises."""
+        them when this raises. What is done for one event alone (its starts and signals) runs
+        inside `scope(event id)`: the consumer's span and log scope of that event's message."""
         chosen = batch.candidates(envelopes, self._cache.matching)
         if len(chosen) < 2:  # one event: the usual path is just as quick
             return set()
         gate = asyncio.Semaphore(self._settings.ingest_concurrency)
 
-        async def start(start: Start, event: dict[str, Any]) -> tuple[Start, str]:
+        async def start(start: Start, c: batch.Candidate) -> tuple[Start, str]:
             async with gate:
-                return start, await self._start(start, event)
+                with scope(c.envelope.id):
+                    return start, await self._start(start, c.event)
+
+        async def signal(c: batch.Candidate, workflow_ids: list[str]) -> None:
+            with scope(c.envelope.id):
+                for workflow_id in workflow_ids:
+                    await self._signal(workflow_id, c.event)
 
         # Planned in chunks, each chunk's runs starting while the next is planned: the starts
         # wait on Temporal and the planning on the database, so neither waits for the other.
@@ -122,9 +135,7 @@ class EventDispatcher:
                 planned = await asyncio.to_thread(self._batch.plan, chunk)
                 plans += planned
                 starting += [
-                    asyncio.create_task(start(s, c.event))
-                    for c, plan in planned
-                    for s in plan.starts
+                    asyncio.create_task(start(s, c)) for c, plan in planned for s in plan.starts
                 ]
         finally:  # on a failure too: no start may outlive the batch
             outcomes = await asyncio.gather(*starting, return_exceptions=True)
@@ -133,9 +144,7 @@ class EventDispatcher:
             raise next(o for o in outcomes if isinstance(o, BaseException))
         finish = lambda session: self._finish_all(session, started, plans)  # noqa: E731
         targets = await asyncio.to_thread(self._planner.transactions.run, finish)
-        await asyncio.gather(
-            *(self._signal_each(ids, c.event) for (c, _), ids in zip(plans, targets, strict=True))
-        )
+        await asyncio.gather(*(signal(c, ids) for (c, _), ids in zip(plans, targets, strict=True)))
         for _, plan in plans:
             self._tally.add(plan)
         self._tally.events += len(plans)
@@ -163,10 +172,6 @@ class EventDispatcher:
             ]
             for c, plan in plans
         ]
-
-    async def _signal_each(self, workflow_ids: list[str], event: dict[str, Any]) -> None:
-        for workflow_id in workflow_ids:
-            await self._signal(workflow_id, event)
 
     async def _running(self, workflow_ids: list[str]) -> str | None:
         """An open run among these, confirmed by Temporal: the mirror is updated by a run's

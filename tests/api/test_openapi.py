@@ -31,7 +31,15 @@ ENDPOINTS = {
     ("get", "/api/users"), ("get", "/api/users/{user_id}"), ("put", "/api/users/{user_id}"),
     ("delete", "/api/users/{user_id}"), ("get", "/api/users/{user_id}/lifecycle"),
     ("post", "/api/users/{user_id}/lifecycle/transition"), ("get", "/api/users/{user_id}/history"),
+    ("get", "/api/workflows/{workflow_id}/diagram"), ("post", "/api/workflows/import/bpmn"),
+    ("post", "/api/workflows/{workflow_id}/simulate"), ("get", "/api/workflows/{workflow_id}/bpmn"),
+    ("post", "/api/codec/encode"), ("post", "/api/codec/decode"),
+    ("get", "/api/executions/{execution_id}/stream"),
 }  # fmt: skip
+# Served but left out of the schema on purpose: GET /metrics (Prometheus text for scrapers, an
+# operations endpoint; api/routes/prometheus.py) and the journey WebSocket
+# /api/workflows/{journey_id}/executions/ws (OpenAPI describes HTTP operations, not sockets).
+NOT_IN_SCHEMA = {"/metrics", "/api/workflows/{journey_id}/executions/ws"}
 
 
 def has_example(spec: dict[str, Any], body: dict[str, Any]) -> bool:
@@ -48,6 +56,7 @@ def test_every_endpoint_is_documented_with_an_example_body(journey_env: JourneyE
     spec = create_app(journey_env.settings).openapi()
     operations = {(m, p): op for p, ops in spec["paths"].items() for m, op in ops.items()}
     assert set(operations) >= ENDPOINTS, sorted(ENDPOINTS - set(operations))
+    assert not NOT_IN_SCHEMA & set(spec["paths"])
     without = [
         f"{m.upper()} {p}"
         for (m, p), op in operations.items()

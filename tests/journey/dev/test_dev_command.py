@@ -7,6 +7,8 @@ with a stack a developer has running.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import socket
@@ -18,6 +20,8 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from google.protobuf import json_format
+from pydantic import SecretStr
 
 from journey.config import Settings
 from journey.temporal_client import connect_client
@@ -191,3 +195,48 @@ def test_an_invalid_example_stops_the_stack_with_its_problems(
     assert "journey dev: examples:" in errors[0]
     assert "/nodes/0/next dangling_transition" in errors[0]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+async def test_with_payload_keys_the_dev_ui_decrypts_through_the_gateway(
+    stack_env: dict[str, str],
+) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    stack_env["JOURNEY_PAYLOAD_KEYS"] = json.dumps({"dev": key})
+    stack_env["JOURNEY_PAYLOAD_KEY_ID"] = "dev"
+    settings = Settings(
+        _env_file=None,
+        temporal_port=int(stack_env["JOURNEY_TEMPORAL_PORT"]),
+        temporal_ui_port=int(stack_env["JOURNEY_TEMPORAL_UI_PORT"]),
+        api_port=int(stack_env["JOURNEY_API_PORT"]),
+        payload_keys={"dev": SecretStr(key)},
+        payload_key_id="dev",
+    )
+    process = await _start_dev(stack_env)
+    try:
+        await asyncio.wait_for(_wait_for_banner(process), HANG_GUARD_SECONDS)
+        client = await connect_client(settings)  # encrypting, like the stack's own processes
+        handle = await client.start_workflow(
+            "journey.StackCheck", {"check_id": "secret-check-id"},
+            id="encrypted-check", task_queue=settings.temporal_task_queue,
+        )  # fmt: skip
+        await handle.result()
+        started = (await handle.fetch_history()).events[0]
+        [payload] = started.workflow_execution_started_event_attributes.input.payloads
+        assert payload.metadata["encoding"] == b"binary/encrypted"
+        ui = settings.resolved_temporal_ui_url
+        async with httpx.AsyncClient(timeout=30) as http:
+            codec = (await http.get(f"{ui}/api/v1/settings")).json()["Codec"]
+            assert codec["Endpoint"] == f"{settings.api_url}/api/codec"
+            # What the UI's page sends from the browser: no token (the dev UI has no login).
+            decoded = await http.post(
+                f"{settings.api_url}/api/codec/decode",
+                json={"payloads": [json_format.MessageToDict(payload)]},
+                headers={"Origin": ui, "X-Namespace": "default"},
+            )
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.headers["access-control-allow-origin"] == ui
+        data = base64.b64decode(decoded.json()["payloads"][0]["data"])
+        assert b"secret-check-id" in data
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), HANG_GUARD_SECONDS) == 0
