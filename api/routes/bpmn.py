@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from api.auth import Editor, Viewer
 from api.deps import SessionDep
 from api.errors import problem_response, problem_responses
-from api.routes.workflows import WorkflowDep
+from api.routes.workflows import WorkflowDep, stored_definition
 from api.schemas.bpmn import XML_MEDIA_TYPES, BpmnImported, xml_request_body, xml_response
 from api.schemas.workflows import WorkflowPublic
 from dsl.document import JourneyDocument
@@ -109,14 +109,7 @@ def export_workflow(
                 status.HTTP_404_NOT_FOUND, f"journey {row.id} was not imported from BPMN"
             )
         return _xml(row.bpmn_source, row.name)
-    definition = row.definition
-    if version is not None:
-        found = definitions.get_version(session, workflow_id=row.id, version=version)
-        if found is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no version {version!r} of journey {row.id}"
-            )
-        definition = found.definition
+    definition = stored_definition(session, row, version)
     try:
         document = JourneyDocument.model_validate(definition)
     except ValidationError as exc:

@@ -15,17 +15,16 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.auth import Viewer
 from api.deps import SessionDep
 from api.errors import problem_responses
 from api.routes.metrics import From, To, _checked
-from api.routes.workflows import WorkflowDep
+from api.routes.workflows import WorkflowDep, stored_definition
 from dsl.diagram import DiagramCounts, NodeCounts, render_mermaid
 from dsl.document import JourneyDocument
-from journey import definitions
 from journey.metrics.performance import workflow_performance
 
 router = APIRouter(
@@ -75,14 +74,7 @@ def journey_diagram(
     from_: From = None,
     to: To = None,
 ) -> PlainTextResponse:
-    definition = row.definition
-    if version is not None:
-        found = definitions.get_version(session, workflow_id=row.id, version=version)
-        if found is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no version {version!r} of journey {row.id}"
-            )
-        definition = found.definition
+    definition = stored_definition(session, row, version)
     _checked(from_, to)
     annotated = _counts(session, row.id, version, from_, to) if counts else None
     text = render_mermaid(JourneyDocument.model_validate(definition), annotated)

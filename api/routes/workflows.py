@@ -9,10 +9,11 @@ Routes are sync: the session factory is synchronous, and FastAPI runs them in it
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from api.auth import Editor, Viewer
 from api.deps import SessionDep
@@ -61,6 +62,18 @@ def load_workflow(workflow_id: str, session: SessionDep) -> Workflow:
 
 
 WorkflowDep = Annotated[Workflow, Depends(load_workflow)]
+
+
+def stored_definition(session: Session, row: Workflow, version: str | None) -> dict[str, Any]:
+    """The journey's definition, or one stored version's (404 when there is no such version)."""
+    if version is None:
+        return dict(row.definition)
+    found = definitions.get_version(session, workflow_id=row.id, version=version)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no version {version!r} of journey {row.id}"
+        )
+    return dict(found.definition)
 
 
 def _document(definition: dict[str, object]) -> JourneyDocument:

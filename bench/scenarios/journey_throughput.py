@@ -21,6 +21,7 @@ import aiosmtplib
 import httpx
 from sqlmodel import select
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.core import Result, Scenario, Size
@@ -138,7 +139,12 @@ def _check(stack: BenchStack, side: str, prefix: str, n: int, mail0: int, http0:
         raise AssertionError(f"{side}: expected {n} of each effect, counted {counted}")
 
 
-async def measure_ours(stack: BenchStack, n: int) -> float:
+async def measure_ours(
+    stack: BenchStack, n: int, *, client: Client | None = None, settings: Settings | None = None
+) -> float:
+    """Journeys/s of n reference runs on the Journey worker (by default the stack's client and
+    settings; observability_cost passes its instrumented ones)."""
+    client, settings = client or stack.client, settings or stack.settings
     prefix = f"j{uuid.uuid4().hex[:6]}-"
     _add_users(stack, prefix, n)
     document = validate_journey(reference_journey(stack.http.url())).document
@@ -146,15 +152,14 @@ async def measure_ours(stack: BenchStack, n: int) -> float:
     snapshot = JourneySnapshot(journey_id="throughput", version="1", document=document)
     queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
     mail0, http0 = stack.mail.count, stack.http.count
-    async with journey_worker(stack.client, stack.settings, stack.session_factory,
-                              task_queue=queue):  # fmt: skip
+    async with journey_worker(client, settings, stack.session_factory, task_queue=queue):
 
         async def one(i: int) -> None:
             run_id, _ = await start_run(
-                stack.client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
+                client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
                 workflow_id=f"{queue}-{i}",
             )  # fmt: skip
-            await stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
+            await client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
 
         seconds = await _windowed(n, one)
     _check(stack, "journey", prefix, n, mail0, http0)

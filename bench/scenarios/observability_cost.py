@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -38,22 +37,12 @@ from temporalio.client import Client
 
 from api.main import create_app
 from bench.core import Result, Scenario, Size
-from bench.scenarios.journey_throughput import (
-    IN_FLIGHT,
-    _add_users,
-    _check,
-    _windowed,
-    reference_journey,
-)
+from bench.scenarios.journey_throughput import IN_FLIGHT, measure_ours
 from bench.stack import BenchStack, bench_stack, free_port
-from dsl.validation import validate_journey
 from journey.config import Settings
-from journey.starter import start_run
 from journey.telemetry.temporal import metrics_runtime
 from journey.telemetry.tracing import configure_tracing
 from journey.temporal_client import connect_client
-from worker import journey_worker
-from workflows.models import JourneySnapshot
 
 SCRAPE_SECONDS = 1.0
 # Spans each journey must have exported in an "on" leg (by name), one of each at least.
@@ -117,34 +106,18 @@ async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def leg(stack: BenchStack, side: Side, n: int, scraper: Scraper | None) -> None:
-    """n reference journeys on a fresh queue with this side's client and settings."""
-    prefix = f"o{uuid.uuid4().hex[:6]}-"
-    _add_users(stack, prefix, n)
-    document = validate_journey(reference_journey(stack.http.url())).document
-    assert document is not None
-    snapshot = JourneySnapshot(journey_id="observability", version="1", document=document)
-    queue = f"bench-obs-{uuid.uuid4().hex[:8]}"
-    mail0, http0 = stack.mail.count, stack.http.count
+    """n reference journeys (journey_throughput's measure_ours) with this side's client and
+    settings, /metrics scraped meanwhile when `scraper` is given."""
     stop = asyncio.Event()
     scraping = asyncio.create_task(scraper.run(stop)) if scraper is not None else None
     try:
-        async with journey_worker(side.client, side.settings, stack.session_factory,
-                                  task_queue=queue):  # fmt: skip
-
-            async def one(i: int) -> None:
-                run_id, _ = await start_run(
-                    side.client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
-                    workflow_id=f"{queue}-{i}",
-                )  # fmt: skip
-                await side.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
-
-            side.seconds += await _windowed(n, one)
-            side.journeys += n
+        rate = await measure_ours(stack, n, client=side.client, settings=side.settings)
+        side.seconds += n / rate
+        side.journeys += n
     finally:
         stop.set()
         if scraping is not None:
             await scraping
-    _check(stack, "on" if scraper else "off", prefix, n, mail0, http0)
 
 
 async def run(settings: Settings, size: Size) -> list[Result]:
