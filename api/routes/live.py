@@ -41,7 +41,8 @@ from api.auth import AuthError, Principal, Role, principal_for, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_response, problem_responses
 from api.journey_socket import AUTH_TIMEOUT, PENDING_TRIES, describe_error, stream_journey
-from journey.db.models import Workflow, WorkflowExecution
+from api.routes.runs import execution_row
+from journey.db.models import Workflow
 from journey.live import (
     END_ID,
     Position,
@@ -79,14 +80,6 @@ class _Follow:
     after: Position | None
 
 
-def _row(state: AppState, execution_id: uuid.UUID) -> WorkflowExecution:
-    with state.session_factory() as session:
-        row = session.get(WorkflowExecution, execution_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown execution")
-    return row
-
-
 async def _what_to_follow(
     execution_id: uuid.UUID, state: StateDep, response: Response, last_event_id: LastEventId = None
 ) -> _Follow | None:
@@ -94,7 +87,7 @@ async def _what_to_follow(
 
     A dependency, not the stream's own code: FastAPI runs it before the response starts, so
     its refusals are real 4xx/5xx answers instead of errors inside a 200 stream."""
-    row = await run_in_threadpool(_row, state, execution_id)
+    row = await run_in_threadpool(execution_row, state, execution_id)
     if last_event_id == END_ID:
         response.status_code = status.HTTP_204_NO_CONTENT
         return None

@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/executions", tags=["executions"])
 QUERY_TIMEOUT = 5.0
 
 
-def _row(state: StateDep, execution_id: uuid.UUID) -> WorkflowExecution:
+def execution_row(state: StateDep, execution_id: uuid.UUID) -> WorkflowExecution:
     """Blocking (SQLModel): the async handlers call it through the threadpool."""
     with state.session_factory() as session:
         row = session.get(WorkflowExecution, execution_id)
@@ -86,7 +86,7 @@ def list_executions(
     "/{execution_id}", response_model=ExecutionDetail, dependencies=[require_role(Role.viewer)]
 )
 async def get_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionDetail:
-    row = await run_in_threadpool(_row, state, execution_id)
+    row = await run_in_threadpool(execution_row, state, execution_id)
     settings = state.settings
     ui = (
         f"{settings.resolved_temporal_ui_url}/namespaces/{settings.temporal_namespace}"
@@ -116,7 +116,7 @@ async def get_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionDe
 )
 async def cancel_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionOut:
     """Request cancellation; the row turns `cancelled` when the run has stopped (202)."""
-    row = await run_in_threadpool(_row, state, execution_id)
+    row = await run_in_threadpool(execution_row, state, execution_id)
     _open(row)
     try:
         await _handle(state, row).cancel()
@@ -136,7 +136,7 @@ async def deliver_event(
     state: StateDep,
 ) -> dict[str, str]:
     """Signal one event to one run, bypassing triggers (the run decides what it waits for)."""
-    row = await run_in_threadpool(_row, state, execution_id)
+    row = await run_in_threadpool(execution_row, state, execution_id)
     _open(row)
     if event.user_id != row.user_id:
         raise HTTPException(
