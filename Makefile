@@ -30,8 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two pytest processes, each with its own servers on free ports: the tests mostly wait on those
+# servers, so two halve the run even on a two-core machine. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 smoke: $(STAMP)
 	$(BIN)/journey dev --smoke
