@@ -220,7 +220,7 @@ SCENARIO = Scenario(
     description=f"POST /api/workflows/{{id}}/start latency, {CLIENTS} concurrent clients, vs a "
     "bare FastAPI endpoint that only calls start_workflow (both uvicorn subprocesses).",
     run=run,
-    quick=Size(quick=True, n=400),
+    quick=Size(quick=True, n=200),
     full=Size(quick=False, n=5000),
 )
 

@@ -162,6 +162,6 @@ SCENARIO = Scenario(
         "hand-written `workflow.sleep(5)` workflow, measured by workflow time inside the run."
     ),
     run=run,
-    quick=Size(quick=True, n=200),
+    quick=Size(quick=True, n=100),
     full=Size(quick=False, n=1000),
 )

@@ -220,6 +220,6 @@ SCENARIO = Scenario(
         "graph rules, templates, zones) vs `JourneyDocument.model_validate` (schema only)."
     ),
     run=run,
-    quick=Size(quick=True, n=NODES, extra={"seconds": 8.0, "rounds": 2}),
+    quick=Size(quick=True, n=NODES, extra={"seconds": 5.0, "rounds": 2}),
     full=Size(quick=False, n=NODES, extra={"seconds": 60.0, "rounds": 4}),
 )
