@@ -8,9 +8,10 @@ and by name (`unknown_activity`), instead of waiting on a worker that does not e
 
 What would be sent is rendered by the real code: the email activity builds its message (its
 own suppression rules, default sender, headers and the `activities.rendering` templates) and
-hands it to a `_send` that keeps it instead; the webhook activity renders its request with
-`_prepare`. Both are built on a ledger whose sessions are bound to no database and an HTTP
-client whose transport refuses every request, so neither could reach anything even by mistake.
+hands it to a `_send` that keeps it instead (journey/simulation/offline.py); the webhook
+activity renders its request with `_prepare`. Both are built on a ledger whose sessions are
+bound to no database and an HTTP client whose transport refuses every request, so neither could
+reach anything even by mistake.
 Profile reads are answered from the scenario's user, and the simulated updates and stage
 changes change that profile in memory, so later conditions and templates see them.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from email.message import EmailMessage
 from typing import Any, NoReturn
 
 import httpx
@@ -55,7 +55,6 @@ from activities.contracts import (
     UpdateAttributesResult,
     UserSnapshot,
 )
-from activities.email import EmailActivities
 from activities.events import event_id_for
 from activities.profiles import _rendered_operation
 from activities.registry import activity_name
@@ -66,6 +65,7 @@ from journey.config import Settings
 from journey.ledger import Ledger
 from journey.lifecycle import STAGE_CHANGED_EVENT
 from journey.simulation.models import EffectRecord, SimulatedUser, WebhookAnswer
+from journey.simulation.offline import KeepingEmail, Kept, Offline, email_details
 from workflows.models import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
 
 __all__ = ["JOURNEY_RUN_ACTIVITIES", "MissingStandIn", "Recorder", "check_stand_ins"]
@@ -93,41 +93,6 @@ def check_stand_ins(names: Sequence[str], required: Sequence[str] = JOURNEY_RUN_
     duplicated = sorted({name for name in names if list(names).count(name) > 1})
     if duplicated:
         raise MissingStandIn(f"simulation stand-ins registered twice: {duplicated}")
-
-
-class _Offline(httpx.AsyncBaseTransport):
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise RuntimeError(f"a simulation sends nothing, refused {request.method} {request.url}")
-
-
-class _Kept(Exception):
-    """Carries the message the email activity would have handed to SMTP."""
-
-    def __init__(self, message: EmailMessage) -> None:
-        super().__init__("kept by the simulation")
-        self.message = message
-
-
-class _KeepingEmail(EmailActivities):
-    async def _send(self, message: EmailMessage, *, sender: str, recipient: str) -> NoReturn:
-        raise _Kept(message)
-
-
-def _body(message: EmailMessage, subtype: str) -> str | None:
-    part = message.get_body(preferencelist=(subtype,))
-    if part is None or part.get_content_subtype() != subtype:
-        return None
-    return str(part.get_content())
-
-
-def _email_details(message: EmailMessage) -> dict[str, Any]:
-    headers = ("From", "To", "Reply-To", "Subject", "Message-ID", "List-Unsubscribe")
-    details: dict[str, Any] = {
-        name.lower().replace("-", "_"): str(message[name]) for name in headers if message[name]
-    }
-    details["text"] = _body(message, "plain")
-    details["html"] = _body(message, "html")
-    return details
 
 
 def _effect_key_visit(key: str) -> int:
@@ -164,8 +129,8 @@ class Recorder:
         self._answers = dict(webhook_answers or {})
         # Bound to no database and to no network: any use is an error, never a side effect.
         nowhere = Ledger(sessionmaker(class_=Session))
-        self._http = httpx.AsyncClient(transport=_Offline())
-        self._email = _KeepingEmail(settings, nowhere)
+        self._http = httpx.AsyncClient(transport=Offline())
+        self._email = KeepingEmail(settings, nowhere)
         self._webhook = WebhookActivities(self._http, settings, nowhere)
         self.effects: dict[tuple[str, str, int], EffectRecord] = {}
         self.outcomes: dict[str, ExecutionOutcomeInput] = {}
@@ -246,8 +211,8 @@ class Recorder:
         meta = request.meta
         try:
             result = await self._email._deliver(request)
-        except _Kept as kept:
-            details = _email_details(kept.message)
+        except Kept as kept:
+            details = email_details(kept.message)
             self._keep(meta, EffectRecord(action="email", outcome="sent", details=details))
             recipient = str(kept.message["To"])
             return SendEmailResult(outcome="sent", message_id=details.get("message_id", ""),
