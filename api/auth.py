@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -120,8 +121,26 @@ def log_auth_warnings(settings: Settings) -> None:
 _bearer = HTTPBearer(auto_error=False, description="A JWT or an API key")
 
 
-def _client_ip(request: Request) -> str:
-    return f"ip:{request.client.host}" if request.client else "ip:unknown"
+def client_address(connection: HTTPConnection) -> str:
+    return f"ip:{connection.client.host}" if connection.client else "ip:unknown"
+
+
+def authenticate(connection: HTTPConnection, settings: Settings, token: str | None) -> Principal:
+    """The caller of a bearer `token` (None: none was sent), charged to the rate limit: a valid
+    token to its subject, a missing or bad one to the client address, which slows down key
+    guessing. Requests (`current_principal`) and WebSockets (api/routes/live.py) both come here."""
+    if settings.auth_disabled:
+        enforce_rate_limit(connection, settings, client_address(connection))
+        return Principal(subject="anonymous", role=Role.admin, token_kind="anonymous")
+    try:
+        if not token:
+            raise AuthError("missing bearer token")
+        principal = principal_for(settings, token)
+    except AuthError:
+        enforce_rate_limit(connection, settings, client_address(connection))
+        raise
+    enforce_rate_limit(connection, settings, principal.subject)
+    return principal
 
 
 async def current_principal(
@@ -130,21 +149,10 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Async on purpose: no I/O happens here, so it needs no worker thread per request."""
-    settings = state.settings
-    if settings.auth_disabled:
-        principal = Principal(subject="anonymous", role=Role.admin, token_kind="anonymous")
-        enforce_rate_limit(request, settings, _client_ip(request))
-    elif credentials is None or credentials.scheme.lower() != "bearer":
-        # Failed attempts are limited per client address, which slows down key guessing.
-        enforce_rate_limit(request, settings, _client_ip(request))
-        raise AuthError("missing bearer token")
-    else:
-        try:
-            principal = principal_for(settings, credentials.credentials)
-        except AuthError:
-            enforce_rate_limit(request, settings, _client_ip(request))
-            raise
-        enforce_rate_limit(request, settings, principal.subject)
+    token = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        token = credentials.credentials
+    principal = authenticate(request, state.settings, token)
     request.state.principal = principal
     return principal
 

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, status
+from fastapi.requests import HTTPConnection
 
 from journey.config import Settings
 
@@ -75,11 +76,11 @@ class RateLimiter:
 _lock = threading.Lock()
 
 
-def limiter_for(request: Request, settings: Settings) -> RateLimiter | None:
+def limiter_for(connection: HTTPConnection, settings: Settings) -> RateLimiter | None:
     """The app's limiter, made on first use (None when the limit is 0, i.e. off)."""
     if settings.api_rate_limit_per_minute == 0:
         return None
-    app_state = request.app.state
+    app_state = connection.app.state
     with _lock:
         limiter: RateLimiter | None = getattr(app_state, "rate_limiter", None)
         if limiter is None or limiter.limit != settings.api_rate_limit_per_minute:
@@ -88,9 +89,10 @@ def limiter_for(request: Request, settings: Settings) -> RateLimiter | None:
     return limiter
 
 
-def enforce_rate_limit(request: Request, settings: Settings, key: str) -> None:
-    """Charge one request to `key`; HTTP 429 with Retry-After (whole seconds) when over."""
-    limiter = limiter_for(request, settings)
+def enforce_rate_limit(connection: HTTPConnection, settings: Settings, key: str) -> None:
+    """Charge one request (or WebSocket connection) to `key`; HTTP 429 with Retry-After (whole
+    seconds) when over."""
+    limiter = limiter_for(connection, settings)
     if limiter is None:
         return
     wait = limiter.acquire(key)

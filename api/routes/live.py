@@ -11,6 +11,9 @@ messages, each naming its execution (api/journey_socket.py). Browsers cannot set
 WebSocket, so besides `Authorization: Bearer` (refused at the handshake when invalid) the token
 can come as the first message, `{"token": "..."}`; kept out of the URL, where access logs
 would record it. A socket that does not authenticate is closed with 4401; any role may watch.
+Opening a socket is charged to the caller's rate limit like a request (api/auth.py
+`authenticate`): over it, the handshake is refused with 429 and Retry-After, or a socket that
+authenticated by message is closed with 4429.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from temporalio.service import RPCError
 
-from api.auth import AuthError, Principal, Role, principal_for, require_role
+from api.auth import AuthError, Principal, Role, authenticate, client_address, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_response, problem_responses
 from api.journey_socket import AUTH_TIMEOUT, PENDING_TRIES, describe_error, stream_journey
+from api.ratelimit import enforce_rate_limit
 from api.routes.runs import execution_row
 from journey.db.models import Workflow
 from journey.live import (
@@ -141,15 +145,20 @@ async def stream_execution(
 # ---- the journey socket ----------------------------------------------------------------------
 
 
-async def _header_principal(websocket: WebSocket, state: AppState, header: str) -> Principal | None:
-    """Check an `Authorization` header before accepting; refuse the handshake when bad."""
-    scheme, _, token = header.partition(" ")
+async def _header_principal(
+    websocket: WebSocket, state: AppState, header: str | None
+) -> Principal | None:
+    """Check the `Authorization` header (none needed when auth is off) and charge the rate
+    limit before accepting; refuse the handshake with the problem (401, 429) when it fails."""
+    scheme, _, token = (header or "").partition(" ")
     try:
-        if scheme.lower() != "bearer" or not token:
-            raise AuthError("missing bearer token")
-        return principal_for(state.settings, token.strip())
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        return authenticate(websocket, state.settings, bearer)
     except HTTPException as exc:
-        denial = problem_response(None, exc.status_code, str(exc.detail), path=websocket.url.path)
+        detail, headers = str(exc.detail), dict(exc.headers or {})
+        denial = problem_response(
+            None, exc.status_code, detail, headers=headers, path=websocket.url.path
+        )
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(denial)
         else:
@@ -158,21 +167,24 @@ async def _header_principal(websocket: WebSocket, state: AppState, header: str) 
 
 
 async def _message_principal(websocket: WebSocket, state: AppState) -> Principal | None:
-    """Read `{"token": "..."}` as the first message; close with 4401 when it is not."""
+    """Read `{"token": "..."}` as the first message; close with 4401 when it is not (4429
+    when the caller is over its rate limit)."""
+    token: Any = None
     try:
         text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
         token = json.loads(text).get("token")
+    except WebSocketDisconnect:
+        return None
+    except (TimeoutError, ValueError, AttributeError, KeyError):  # late, not JSON, binary
+        pass
+    try:
         if not isinstance(token, str) or not token:
+            enforce_rate_limit(websocket, state.settings, client_address(websocket))
             raise AuthError('the first message must be {"token": "<bearer token>"}')
-        return principal_for(state.settings, token)
+        return authenticate(websocket, state.settings, token)
     except HTTPException as exc:
         await websocket.close(code=4000 + exc.status_code, reason=str(exc.detail)[:120])
-    except WebSocketDisconnect:
-        pass
-    except (TimeoutError, ValueError, AttributeError, KeyError):  # late, not JSON, binary
-        reason = 'send {"token": "<bearer token>"} first'
-        await websocket.close(code=4401, reason=reason)
-    return None
+        return None
 
 
 def _journey_exists(state: AppState, journey_id: uuid.UUID) -> bool:
@@ -184,9 +196,7 @@ def _journey_exists(state: AppState, journey_id: uuid.UUID) -> bool:
 async def journey_socket(websocket: WebSocket, journey_id: uuid.UUID) -> None:
     state: AppState = websocket.app.state.journey
     header = websocket.headers.get("authorization")
-    if state.settings.auth_disabled:
-        await websocket.accept()
-    elif header is not None:
+    if state.settings.auth_disabled or header is not None:
         if await _header_principal(websocket, state, header) is None:
             return
         await websocket.accept()
