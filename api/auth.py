@@ -125,16 +125,23 @@ def client_address(connection: HTTPConnection) -> str:
     return f"ip:{connection.client.host}" if connection.client else "ip:unknown"
 
 
-def authenticate(connection: HTTPConnection, settings: Settings, token: str | None) -> Principal:
-    """The caller of a bearer `token` (None: none was sent), charged to the rate limit: a valid
-    token to its subject, a missing or bad one to the client address, which slows down key
-    guessing. Requests (`current_principal`) and WebSockets (api/routes/live.py) both come here."""
+def authenticate(
+    connection: HTTPConnection,
+    settings: Settings,
+    token: str | None,
+    *,
+    missing: str = "missing bearer token",
+) -> Principal:
+    """The caller of a bearer `token` (None: none was sent; refused with `missing`), charged to
+    the rate limit: a valid token to its subject, a missing or bad one to the client address,
+    which slows down key guessing. Requests (`current_principal`) and WebSockets
+    (api/routes/live.py) both come here."""
     if settings.auth_disabled:
         enforce_rate_limit(connection, settings, client_address(connection))
         return Principal(subject="anonymous", role=Role.admin, token_kind="anonymous")
     try:
         if not token:
-            raise AuthError("missing bearer token")
+            raise AuthError(missing)
         principal = principal_for(settings, token)
     except AuthError:
         enforce_rate_limit(connection, settings, client_address(connection))

@@ -40,11 +40,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from temporalio.service import RPCError
 
-from api.auth import AuthError, Principal, Role, authenticate, client_address, require_role
+from api.auth import Principal, Role, authenticate, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_response, problem_responses
 from api.journey_socket import AUTH_TIMEOUT, PENDING_TRIES, describe_error, stream_journey
-from api.ratelimit import enforce_rate_limit
 from api.routes.runs import execution_row
 from journey.db.models import Workflow
 from journey.live import (
@@ -178,10 +177,9 @@ async def _message_principal(websocket: WebSocket, state: AppState) -> Principal
     except (TimeoutError, ValueError, AttributeError, KeyError):  # late, not JSON, binary
         pass
     try:
-        if not isinstance(token, str) or not token:
-            enforce_rate_limit(websocket, state.settings, client_address(websocket))
-            raise AuthError('the first message must be {"token": "<bearer token>"}')
-        return authenticate(websocket, state.settings, token)
+        token = token if isinstance(token, str) else None
+        missing = 'the first message must be {"token": "<bearer token>"}'
+        return authenticate(websocket, state.settings, token, missing=missing)
     except HTTPException as exc:
         await websocket.close(code=4000 + exc.status_code, reason=str(exc.detail)[:120])
         return None
