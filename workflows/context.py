@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TemplateContext,
     )
     from dsl.conditions import evaluate
+    from workflows.local_first import act_local_first, activity_failure, tries_locally_first
     from workflows.models import JourneySnapshot, StepLogEntry
     from workflows.patches import Patches
     from workflows.policies import retry_policy, start_to_close
@@ -198,16 +200,11 @@ class RunContext:
             if node.on_error:
                 raise ActionExhausted(f"UnknownUser: {reason}")
             raise ApplicationError(reason, type=UNKNOWN_USER, non_retryable=True)
-        try:
-            if activity in LOCAL_ACTIONS and self.patches.lean:
-                return await workflow.execute_local_activity(
-                    activity,
-                    arg,
-                    result_type=result_type,
-                    start_to_close_timeout=start_to_close(node.type, node.timeout),
-                    retry_policy=retry_policy(node.type, node.retry),
-                    summary=f"{node.id}: {node.type}",
-                )
+        timeout = start_to_close(node.type, node.timeout)
+        policy = retry_policy(node.type, node.retry)
+        summary = f"{node.id}: {node.type}"
+
+        async def queued(policy: RetryPolicy) -> ResultT:
             queue = action_queue(workflow.info().task_queue, activity)
             if queue is not None and not self.patches.has(PATCH_ID):
                 queue = None
@@ -217,12 +214,35 @@ class RunContext:
                 arg,
                 task_queue=queue,
                 result_type=result_type,
-                start_to_close_timeout=start_to_close(node.type, node.timeout),
-                retry_policy=retry_policy(node.type, node.retry),
-                summary=f"{node.id}: {node.type}",
+                start_to_close_timeout=timeout,
+                retry_policy=policy,
+                summary=summary,
             )
-        except ActivityError as err:
-            cause = err.cause
+
+        try:
+            if activity in LOCAL_ACTIONS and self.patches.lean:
+                return await workflow.execute_local_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=timeout,
+                    retry_policy=policy,
+                    summary=summary,
+                )
+            if self.patches.local_first and tries_locally_first(activity, timeout):
+                return await act_local_first(
+                    activity, arg, result_type, start_to_close=timeout, policy=policy,
+                    summary=summary, queued=queued,
+                )  # fmt: skip
+            return await queued(policy)
+        except FailureError as err:
+            # A local activity's failure arrives unwrapped. Lean runs before local-first let
+            # it fail the run whatever `on_error` said; their histories replay that way.
+            if not isinstance(err, ActivityError) and (
+                isinstance(err, CancelledError) or not self.patches.local_first
+            ):
+                raise
+            cause = activity_failure(err)
             reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
             if node.on_error:
                 raise ActionExhausted(reason) from err
