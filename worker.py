@@ -103,9 +103,8 @@ async def journey_worker(
 ) -> AsyncIterator[Worker]:
     """Running workers with the clients their activities share; all closed on exit.
 
-    The main queue runs the workflows and every activity; email and webhook activities also get
-    a queue each (workflows/task_queues.py) with the configured global rate, where they run
-    when a first local attempt failed or the worker's rate limit sends them there.
+    The main queue runs the workflows and most activities; email and webhook activities get a
+    queue each (workflows/task_queues.py) with the configured global rate.
     """
     queue = task_queue or settings.temporal_task_queue
     producer = make_producer(settings)
@@ -119,11 +118,7 @@ async def journey_worker(
             throttled: dict[str, list[Callable[..., Any]]] = {n: [] for n in SUFFIX_BY_ACTIVITY}
             main: list[Callable[..., Any]] = []
             for fn in activities:
-                # Every activity runs here too: first attempts of the throttled actions are
-                # local activities of this worker (workflows/local_first.py).
-                main.append(fn)
-                if (name := activity_name(fn)) in throttled:
-                    throttled[name].append(fn)
+                throttled.get(activity_name(fn), main).append(fn)
             workers = [
                 Worker(
                     client,

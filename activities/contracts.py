@@ -43,8 +43,6 @@ ATTRIBUTE_TYPE_ERROR = "AttributeTypeError"
 INVALID_OPERATION = "InvalidOperation"
 UNKNOWN_USER = "UnknownUser"
 INVALID_STAGE = "InvalidStage"
-# A local first attempt refused by a worker whose rate limit needs the throttled queue.
-QUEUE_REQUIRED = "QueueRequired"
 
 
 class StackCheckInput(BaseModel):

@@ -40,7 +40,6 @@ from activities.contracts import (
     TemplateContext,
 )
 from activities.rendering import RenderLimits, render_html, render_text
-from activities.throttle import refuse_local_attempt_when_throttled
 from journey.config import Settings
 from journey.ledger import DeliveryRecord, Ledger
 from journey.telemetry.tracing import tracer
@@ -97,7 +96,6 @@ class EmailActivities:
 
     @activity.defn(name=SEND_EMAIL)
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
-        refuse_local_attempt_when_throttled("email", self._settings.email_max_per_second)
         key = request.meta.effect_key
         # The ledger is synchronous database I/O; keep it off the worker's event loop.
         recorded = await asyncio.to_thread(self._ledger.lookup, key)

@@ -46,7 +46,6 @@ from activities.contracts import (
 from activities.rendering import RenderLimits, render_text, render_value
 from activities.ssrf import Allowlist, Destination, DestinationBlocked, DestinationUnresolved
 from activities.ssrf import resolve as resolve_destinations
-from activities.throttle import refuse_local_attempt_when_throttled
 from activities.webhook_secrets import header_secret, redact, resolve_secret, sign, signing_key
 from journey.config import Settings
 from journey.ledger import Ledger
@@ -98,7 +97,6 @@ class WebhookActivities:
 
     @activity.defn(name=CALL_WEBHOOK)
     async def call_webhook(self, request: CallWebhookInput) -> CallWebhookResult:
-        refuse_local_attempt_when_throttled("webhook", self._settings.webhook_max_per_second)
         key = request.meta.effect_key
         recorded = await asyncio.to_thread(self._ledger.lookup, key)
         if recorded is not None and recorded.result is not None:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         TemplateContext,
     )
     from dsl.conditions import evaluate
-    from workflows.local_first import act_local_first, activity_failure, tries_locally_first
     from workflows.models import JourneySnapshot, StepLogEntry
     from workflows.patches import Patches
     from workflows.policies import retry_policy, start_to_close
@@ -42,6 +40,8 @@ DEDUPE_PATCH = "dedupe-delivered-events"
 # task that asks for them, instead of a round trip through the server each. They stay
 # idempotent: the effect ledger dedupes a step re-run after a lost workflow task.
 LOCAL_ACTIONS = frozenset({UPDATE_ATTRIBUTES, LIFECYCLE_TRANSITION})
+# Recorded by a run whose local activity failed for good: the failure reaches `on_error`.
+LOCAL_FAILURE_PATCH = "local-failures-reach-on-error"
 MAX_PENDING_EVENTS = 500
 # The ids remembered for dedupe (the most recent ones); carried across continue-as-new.
 MAX_SEEN_EVENT_IDS = 1_000
@@ -200,11 +200,16 @@ class RunContext:
             if node.on_error:
                 raise ActionExhausted(f"UnknownUser: {reason}")
             raise ApplicationError(reason, type=UNKNOWN_USER, non_retryable=True)
-        timeout = start_to_close(node.type, node.timeout)
-        policy = retry_policy(node.type, node.retry)
-        summary = f"{node.id}: {node.type}"
-
-        async def queued(policy: RetryPolicy) -> ResultT:
+        try:
+            if activity in LOCAL_ACTIONS and self.patches.lean:
+                return await workflow.execute_local_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=start_to_close(node.type, node.timeout),
+                    retry_policy=retry_policy(node.type, node.retry),
+                    summary=f"{node.id}: {node.type}",
+                )
             queue = action_queue(workflow.info().task_queue, activity)
             if queue is not None and not self.patches.has(PATCH_ID):
                 queue = None
@@ -214,35 +219,19 @@ class RunContext:
                 arg,
                 task_queue=queue,
                 result_type=result_type,
-                start_to_close_timeout=timeout,
-                retry_policy=policy,
-                summary=summary,
+                start_to_close_timeout=start_to_close(node.type, node.timeout),
+                retry_policy=retry_policy(node.type, node.retry),
+                summary=f"{node.id}: {node.type}",
             )
-
-        try:
-            if activity in LOCAL_ACTIONS and self.patches.lean:
-                return await workflow.execute_local_activity(
-                    activity,
-                    arg,
-                    result_type=result_type,
-                    start_to_close_timeout=timeout,
-                    retry_policy=policy,
-                    summary=summary,
-                )
-            if self.patches.local_first and tries_locally_first(activity, timeout):
-                return await act_local_first(
-                    activity, arg, result_type, start_to_close=timeout, policy=policy,
-                    summary=summary, queued=queued,
-                )  # fmt: skip
-            return await queued(policy)
         except FailureError as err:
-            # A local activity's failure arrives unwrapped. Lean runs before local-first let
-            # it fail the run whatever `on_error` said; their histories replay that way.
+            # A local activity's failure arrives unwrapped (ApplicationError, TimeoutError), not
+            # as an ActivityError. Runs recorded before LOCAL_FAILURE_PATCH let it fail the run
+            # whatever `on_error` said; asked only here, so only such runs record the patch.
             if not isinstance(err, ActivityError) and (
-                isinstance(err, CancelledError) or not self.patches.local_first
+                isinstance(err, CancelledError) or not workflow.patched(LOCAL_FAILURE_PATCH)
             ):
                 raise
-            cause = activity_failure(err)
+            cause = err.cause if isinstance(err, ActivityError) else err
             reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
             if node.on_error:
                 raise ActionExhausted(reason) from err

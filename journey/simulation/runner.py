@@ -132,19 +132,20 @@ async def _simulate_on(
 async def _workers(
     client: Client, queue: str, recorder: Recorder, settings: Settings
 ) -> AsyncIterator[None]:
-    """The product's queues (main, `.email`, `.webhook`) with stand-ins on each, as in worker.py."""
+    """The product's queues (main, `.email`, `.webhook`) with stand-ins on each."""
     from worker import workflow_runner  # the worker's choice of sandbox, not a copy of it
 
     stand_ins = recorder.activities()
     by_name = {_name(fn): fn for fn in stand_ins}
+    throttled = set(SUFFIX_BY_ACTIVITY)
+    main = [fn for name, fn in by_name.items() if name not in throttled]
     workers = [
         Worker(
             client,
             task_queue=queue,
             workflows=[JourneyWorkflow],
             workflow_runner=workflow_runner(settings),
-            # All of them: first attempts of emails and webhooks are local activities here.
-            activities=[*stand_ins, unknown_activity],
+            activities=[*main, unknown_activity],
         )
     ]
     for name, suffix in SUFFIX_BY_ACTIVITY.items():

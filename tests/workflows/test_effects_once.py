@@ -7,9 +7,7 @@ key. Only one may win, and the journey still completes.
 
 update_attributes runs as a local activity (workflows/patches.py), so its attempts are not
 visible on the server while they run: the lock is held for two timeouts plus two retry
-intervals, and the history's local-activity marker then shows that attempt 2 did happen. The
-first attempt of an email is local too (workflows/local_first.py); the queued retries are tested
-with a rate-limited worker, which sends every mail through the queue.
+intervals, and the history's local-activity marker then shows that attempt 2 did happen.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ import asyncio
 import json
 import signal
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from activities.contracts import UPDATE_ATTRIBUTES
@@ -148,27 +143,12 @@ ONE_EMAIL = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def throttled_workers(journey_env: JourneyEnv, tmp_path: Path) -> Iterator[WorkerProcesses]:
-    """Worker processes with an email rate: every send is a regular activity on its queue."""
-    settings = journey_env.settings.model_copy(update={"email_max_per_second": 50.0})
-    processes = WorkerProcesses(settings, tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.kill_all()
-
-
 async def test_a_worker_killed_after_a_recorded_send_does_not_send_again(
-    journey_env: JourneyEnv, throttled_workers: WorkerProcesses
+    journey_env: JourneyEnv, worker_processes: WorkerProcesses
 ) -> None:
     """The send happens, Temporal gives up on that attempt, then the send is recorded and the
     worker is killed: the retry on a new worker must find the record instead of re-sending."""
-    settings, smtp, worker_processes = (
-        journey_env.settings,
-        journey_env.smtp_server,
-        throttled_workers,
-    )
+    settings, smtp = journey_env.settings, journey_env.smtp_server
     seed_user(settings, "u1")
     first = await worker_processes.start()
     blocker = sqlite3.connect(database_path(settings), isolation_level=None, timeout=30)
@@ -209,56 +189,3 @@ async def test_a_worker_killed_after_a_recorded_send_does_not_send_again(
         .activity_task_scheduled_event_attributes.activity_type.name == "journey.send_email"
     ]  # fmt: skip
     assert email_attempts and email_attempts[0] >= 2  # a retry ran, and it did not send
-
-
-MAIL_THEN_SLOW_HOOK = {
-    "name": "mail then a slow webhook",
-    "start": "welcome",
-    "nodes": [
-        {"id": "welcome", "type": "email", "to": "{{ user.email }}", "subject": "Welcome",
-         "text": "Hello", "next": "hook"},
-        {"id": "hook", "type": "webhook", "url": "http://placeholder/slow", "next": "fin"},
-        {"id": "fin", "type": "end"},
-    ],
-}  # fmt: skip
-
-
-async def test_a_local_send_recorded_before_its_workflow_task_was_lost_is_not_repeated(
-    journey_env: JourneyEnv, worker_processes: WorkerProcesses
-) -> None:
-    """The first attempt of an email is a local activity: its result reaches the history only
-    when the workflow task completes. Here the mail is sent and recorded, the next step (a slow
-    webhook) keeps that task open, and the worker dies: the next worker runs the local attempt
-    again, and it must find the ledger row instead of sending a second mail."""
-    settings, smtp, receiver = (
-        journey_env.settings,
-        journey_env.smtp_server,
-        journey_env.http_receiver,
-    )
-    receiver.respond("/slow", delay=30, times=1)
-    document = json.loads(json.dumps(MAIL_THEN_SLOW_HOOK))
-    document["nodes"][1]["url"] = receiver.url("/slow")
-    seed_user(settings, "u1")
-    first = await worker_processes.start()
-    handle = await start_run(journey_env, document)
-    await wait_for_delivery(settings, "welcome")
-    await receiver.wait_for(1, timeout=10)  # the webhook's local attempt is now waiting
-    first.send_signal(signal.SIGKILL)
-    await asyncio.to_thread(first.wait, 10)
-    recorded = local_activity_types(await handle.fetch_history())
-    assert "journey.send_email" not in recorded  # the lost task never reported the send
-
-    await worker_processes.start()
-    result = await asyncio.wait_for(handle.result(), timeout=90)
-    assert result.outcome == "completed"
-    assert len(smtp.messages) == 1
-    assert "journey.send_email" in local_activity_types(await handle.fetch_history())
-
-
-def local_activity_types(history: Any) -> list[str]:
-    types = []
-    for event in history.events:
-        marker = event.marker_recorded_event_attributes
-        if event.HasField("marker_recorded_event_attributes") and "data" in marker.details:
-            types.append(json.loads(marker.details["data"].payloads[0].data)["activity_type"])
-    return types

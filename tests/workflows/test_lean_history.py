@@ -10,7 +10,7 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from tests.workflows.conftest import JourneyRunner
 from workflows import search_attributes as sa
-from workflows.patches import LOCAL_FIRST
+from workflows.patches import LEAN_HISTORY
 
 # Two nodes the run only passes through (condition, update_attributes), one where it waits
 # for a timer, then a lifecycle change and the end.
@@ -66,8 +66,7 @@ async def test_a_lean_run_records_one_patch_and_local_database_steps(
     events: list[Any] = list((await handle.fetch_history()).events)
 
     patches = _patch_ids(events)
-    # The newest generation (local-first-actions) stands for lean-history and the rest.
-    assert len(patches) == 1 and LOCAL_FIRST in patches[0]
+    assert len(patches) == 1 and LEAN_HISTORY in patches[0]
     kinds = _kinds(events)
     # load_user (at the start and after the delay), update_attributes, lifecycle_transition
     # and the end-of-run mirror: no activity task goes through the server.

@@ -1,0 +1,50 @@
+"""A local activity's failure reaches the node's `on_error` like a regular activity's.
+
+Local activities (the short database steps of lean runs) raise their failure unwrapped, not as
+an `ActivityError`; before the `local-failures-reach-on-error` patch that failed the run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from tests.workflows.conftest import JourneyRunner
+from workflows.context import LOCAL_FAILURE_PATCH
+
+
+def bad_increment(on_error: str | None) -> dict[str, object]:
+    count = {"id": "count", "type": "update_attributes", "next": "fin",
+             "operations": [{"op": "increment", "path": "visits", "by": 1}]}  # fmt: skip
+    nodes: list[dict[str, object]] = [count, {"id": "fin", "type": "end"}]
+    if on_error:
+        count["on_error"] = on_error
+        nodes.append({"id": on_error, "type": "end"})
+    return {"name": "bad increment", "start": "count", "nodes": nodes}
+
+
+async def test_a_failed_database_step_takes_its_on_error_branch(
+    journey_runner: JourneyRunner,
+) -> None:
+    journey_runner.seed_user("u1", attributes={"visits": "many"})  # not a number
+    handle = await journey_runner.start(bad_increment("fallback"))
+    result = await handle.result()
+    assert [step.node_id for step in result.step_log] == ["count", "fallback"]
+    assert result.step_log[0].outcome == "error"
+    assert "AttributeTypeError" in str(result.step_log[0].detail)
+    history = await handle.fetch_history()
+    assert LOCAL_FAILURE_PATCH.encode() in b"".join(
+        e.marker_recorded_event_attributes.SerializeToString()
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    )
+
+
+async def test_without_on_error_the_run_fails_with_the_node_named(
+    journey_runner: JourneyRunner,
+) -> None:
+    journey_runner.seed_user("u1", attributes={"visits": "many"})
+    with pytest.raises(WorkflowFailureError) as failure:
+        await journey_runner.run(bad_increment(None))
+    cause = str(failure.value.cause)
+    assert "node count (update_attributes) failed" in cause and "AttributeTypeError" in cause
