@@ -47,6 +47,24 @@ MAX_PENDING_EVENTS = 500
 MAX_SEEN_EVENT_IDS = 1_000
 
 
+def handles_activity_failure(err: FailureError) -> bool:
+    """Whether the run handles `err` as an activity's failure (a node's `on_error`, the end-of-run
+    mirror's warning) rather than letting it end the run.
+
+    A regular activity's failure arrives as an ActivityError; a local activity's arrives
+    unwrapped (ApplicationError, TimeoutError). Runs recorded before LOCAL_FAILURE_PATCH let the
+    latter fail the run; the patch is asked only here, so only runs that meet such a failure
+    record it. A cancellation is never handled here."""
+    if isinstance(err, ActivityError):
+        return True
+    return not isinstance(err, CancelledError) and workflow.patched(LOCAL_FAILURE_PATCH)
+
+
+def activity_failure_cause(err: FailureError) -> BaseException | None:
+    """What the activity itself raised (see `handles_activity_failure`)."""
+    return err.cause if isinstance(err, ActivityError) else err
+
+
 class ActionExhausted(Exception):
     """An action failed after its retries and the node has `on_error`: the run goes there."""
 
@@ -224,14 +242,9 @@ class RunContext:
                 summary=f"{node.id}: {node.type}",
             )
         except FailureError as err:
-            # A local activity's failure arrives unwrapped (ApplicationError, TimeoutError), not
-            # as an ActivityError. Runs recorded before LOCAL_FAILURE_PATCH let it fail the run
-            # whatever `on_error` said; asked only here, so only such runs record the patch.
-            if not isinstance(err, ActivityError) and (
-                isinstance(err, CancelledError) or not workflow.patched(LOCAL_FAILURE_PATCH)
-            ):
+            if not handles_activity_failure(err):
                 raise
-            cause = err.cause if isinstance(err, ActivityError) else err
+            cause = activity_failure_cause(err)
             reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err)
             if node.on_error:
                 raise ActionExhausted(reason) from err

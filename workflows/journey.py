@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
+from temporalio.exceptions import FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
@@ -26,7 +26,12 @@ with workflow.unsafe.imports_passed_through():
         summarize_steps,
     )
     from workflows import search_attributes as sa
-    from workflows.context import ActionExhausted, RunContext
+    from workflows.context import (
+        ActionExhausted,
+        RunContext,
+        activity_failure_cause,
+        handles_activity_failure,
+    )
     from workflows.models import (
         CarriedState,
         JourneyInput,
@@ -275,8 +280,11 @@ class JourneyWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=5),
                 summary="mirror the run's end into workflow_executions",
             )
-        except ActivityError as exc:
-            workflow.logger.warning("could not mirror the run's end: %s", exc.cause or exc)
+        except FailureError as exc:
+            if not handles_activity_failure(exc):
+                raise
+            cause = activity_failure_cause(exc)
+            workflow.logger.warning("could not mirror the run's end: %s", cause or exc)
 
     def _finish(self, outcome: str) -> None:
         self._ctx.outcome = outcome
