@@ -27,7 +27,7 @@ __all__ = [
     "forget",
     "list_executions",
     "mark_started",
-    "pending_row",
+    "pending_values",
     "record_outcome",
     "reserve",
 ]
@@ -43,24 +43,24 @@ def find_by_key(
     return session.exec(query).first()
 
 
-def pending_row(
+def pending_values(
     *,
     journey: Workflow,
     user_id: str,
     temporal_workflow_id: str,
     idempotency_key: str,
     variables: dict[str, Any],
-) -> WorkflowExecution:
-    """The row a start reserves before it asks Temporal (see `reserve`)."""
-    return WorkflowExecution(
-        workflow_id=journey.id,
-        workflow_version=journey.version,
-        user_id=user_id,
-        temporal_workflow_id=temporal_workflow_id,
-        status="pending",
-        variables=variables,
-        idempotency_key=idempotency_key,
-    )
+) -> dict[str, Any]:
+    """The values of the row a start reserves before it asks Temporal (see `reserve`)."""
+    return {
+        "workflow_id": journey.id,
+        "workflow_version": journey.version,
+        "user_id": user_id,
+        "temporal_workflow_id": temporal_workflow_id,
+        "status": "pending",
+        "variables": variables,
+        "idempotency_key": idempotency_key,
+    }
 
 
 def reserve(
@@ -74,10 +74,10 @@ def reserve(
 ) -> tuple[WorkflowExecution, bool]:
     """Insert the `pending` row of a start, or return the row an earlier start with the same
     key made. The unique index (workflow_id, idempotency_key) decides races. -> (row, new)"""
-    row = pending_row(
+    row = WorkflowExecution(**pending_values(
         journey=journey, user_id=user_id, temporal_workflow_id=temporal_workflow_id,
         idempotency_key=idempotency_key, variables=variables,
-    )  # fmt: skip
+    ))  # fmt: skip
     session.add(row)
     try:
         session.commit()

@@ -109,5 +109,6 @@ class BatchPlanner:
                                      prefetched=prefetched)  # fmt: skip
             assert not plan.checks  # if_not_running triggers never come this way
             plans.append((c, plan))
-        session.flush()
+        session.flush()  # profiles a decision added go first: the rows below refer to them
+        prefetched.pending.insert(session)
         return plans

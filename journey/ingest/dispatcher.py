@@ -159,9 +159,7 @@ class EventDispatcher:
     ) -> list[list[str]]:
         """`_finish` for the batch path: every start marked, every user's open runs read at
         once; -> per event, the other runs to signal."""
-        for start, run_id in started:
-            records.mark_started(session, execution_id=start.execution_id,
-                                 decision_id=start.decision_id, run_id=run_id)  # fmt: skip
+        records.mark_started(session, [(s.execution_id, s.decision_id, run) for s, run in started])
         runs = batch_records.open_run_keys(session, (c.envelope.user_id for c, _ in plans))
         return [
             [
@@ -206,9 +204,7 @@ class EventDispatcher:
         own_runs: set[str],
     ) -> list[str]:
         """Mark the acknowledged starts; -> the user's other open runs that want the event."""
-        for start, run_id in started:
-            records.mark_started(session, execution_id=start.execution_id,
-                                 decision_id=start.decision_id, run_id=run_id)  # fmt: skip
+        records.mark_started(session, [(s.execution_id, s.decision_id, run) for s, run in started])
         runs = records.open_run_keys(session, user_id=envelope.user_id)
         return [
             workflow_id

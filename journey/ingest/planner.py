@@ -14,13 +14,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
 from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, TriggerDecision, evaluate_trigger, user_id_of
 from journey import executions
+from journey.db import rows
 from journey.db.engine import SessionFactory
 from journey.db.models import TriggerExecution, WorkflowExecution
 from journey.ingest import records
@@ -61,11 +62,25 @@ class Plan:
 
 
 @dataclass
+class PendingRows:
+    """Decision and run rows the batch path inserts together before its transaction commits."""
+
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def insert(self, session: Session) -> None:
+        rows.insert_rows(session, WorkflowExecution, self.runs)
+        rows.insert_rows(session, TriggerExecution, self.decisions)
+
+
+@dataclass
 class Prefetched:
-    """What the batch path (batch.py) looked up for all of its events at once."""
+    """What the batch path (batch.py) looked up for all of its events at once, and the rows
+    its decisions wait to insert."""
 
     profiles: dict[str, dict[str, Any] | None]
     started_for_dedupe: dict[tuple[str, str], str | None]
+    pending: PendingRows = field(default_factory=PendingRows)
 
     def profile(self, user_id: str) -> dict[str, Any] | None:
         return self.profiles.get(user_id)
@@ -157,9 +172,9 @@ class Planner:
         decision = _Decision(session, trigger, envelope, verdict, known=profile is not None)
         started_for_dedupe = None
         if prefetched is not None:
-            # No per-row flush, and no reservation looked up: a fresh event's start cannot
-            # have one, and if it did, its unique index fails the batch's one flush.
-            decision.flush, decision.reservation = False, lambda journey_id, key: None
+            # Rows wait for the batch's one insert, and no reservation is looked up: a fresh
+            # event's start cannot have one, and if it did, its unique index fails that insert.
+            decision.pending = prefetched.pending
             key = (trigger.id, verdict.dedupe_value or "")
             started_for_dedupe = lambda: prefetched.started_for_dedupe.get(key)  # noqa: E731
         if not verdict.matched:
@@ -249,13 +264,12 @@ class _Decision:
     envelope: EventEnvelope
     verdict: TriggerDecision
     known: bool
-    # The batch path flushes once for all decisions and has looked the reservations up already.
-    flush: bool = True
-    reservation: Callable[[uuid.UUID, str], WorkflowExecution | None] | None = None
+    # The batch path's rows: inserted all at once by the batch, with no reservation lookup.
+    pending: PendingRows | None = None
 
     def record(self, decision: str, reason: str | None = None,
-               workflow_id: str | None = None) -> TriggerExecution:  # fmt: skip
-        row = TriggerExecution(
+               workflow_id: str | None = None) -> uuid.UUID:  # fmt: skip
+        values: dict[str, Any] = dict(
             trigger_id=uuid.UUID(self.trigger.id),
             user_id=self.verdict.user_id if self.known else None,
             event_id=self.envelope.id,
@@ -267,10 +281,13 @@ class _Decision:
             reason=reason[:4000] if reason else None,
             temporal_workflow_id=workflow_id,
         )
+        if self.pending is not None:
+            self.pending.decisions.append(rows.row_values(TriggerExecution, **values))
+            return cast(uuid.UUID, self.pending.decisions[-1]["id"])
+        row = TriggerExecution(**values)
         self.session.add(row)
-        if self.flush:
-            self.session.flush()
-        return row
+        self.session.flush()
+        return row.id
 
     def start(self) -> Start:
         trigger, verdict = self.trigger, self.verdict
@@ -278,19 +295,20 @@ class _Decision:
         assert verdict.user_id is not None and verdict.dedupe_value is not None
         workflow_id = trigger_workflow_id(trigger.id, verdict.user_id, verdict.dedupe_value,
                                           once=trigger.rule.reentry is Reentry.ONCE)  # fmt: skip
-        row = self.record("pending", workflow_id=workflow_id)
+        decision_id = self.record("pending", workflow_id=workflow_id)
         key = start_key(workflow_id)
-        journey_id = trigger.journey_row.id
-        if self.reservation is None:
-            reserved = records.reserved_run(self.session, journey_id=journey_id, key=key)
+        values = executions.pending_values(
+            journey=trigger.journey_row, user_id=verdict.user_id,
+            temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
+        )  # fmt: skip
+        if self.pending is not None:
+            self.pending.runs.append(rows.row_values(WorkflowExecution, **values))
+            run_id = cast(uuid.UUID, self.pending.runs[-1]["id"])
         else:
-            reserved = self.reservation(journey_id, key)
-        if reserved is None:
-            reserved = executions.pending_row(
-                journey=trigger.journey_row, user_id=verdict.user_id,
-                temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
-            )  # fmt: skip
-            self.session.add(reserved)
-            if self.flush:
+            found = records.reserved_run(self.session, journey_id=trigger.journey_row.id, key=key)
+            if found is None:
+                found = WorkflowExecution(**values)
+                self.session.add(found)
                 self.session.flush()
-        return Start(trigger, row.id, reserved.id, verdict.user_id, workflow_id)
+            run_id = found.id
+        return Start(trigger, decision_id, run_id, verdict.user_id, workflow_id)

@@ -129,15 +129,18 @@ def add_event(session: Session, envelope: EventEnvelope) -> bool:
     return True
 
 
-def mark_started(
-    session: Session, *, execution_id: uuid.UUID, decision_id: uuid.UUID, run_id: str
-) -> None:
-    """A start Temporal acknowledged: the run row gets its run id and `pending` -> `running`
-    (a row its run already finished keeps its final status, as in journey.executions), and the
-    decision becomes `started`. Two UPDATEs and no reads; the caller commits."""
+def mark_started(session: Session, started: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+    """Starts Temporal acknowledged, as (execution id, decision id, run id): each run row gets
+    its run id and `pending` -> `running` (a row its run already finished keeps its final
+    status, as in journey.executions), and each decision becomes `started`. Two UPDATEs, each
+    executed once for all rows, and no reads; the caller commits."""
+    if not started:
+        return
     connection = session.connection()
-    connection.execute(_RUN_STARTED, {"execution_id": execution_id, "run": run_id})
-    connection.execute(_DECISION_STARTED, {"decision_id": decision_id, "execution": execution_id})
+    runs = [{"execution_id": run, "run": run_id} for run, _, run_id in started]
+    decisions = [{"decision_id": decision, "execution": run} for run, decision, _ in started]
+    connection.execute(_RUN_STARTED, runs)
+    connection.execute(_DECISION_STARTED, decisions)
 
 
 def decision_for(session: Session, trigger_id: str, event_id: str) -> TriggerExecution | None:
