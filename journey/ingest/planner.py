@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlmodel import Session
 
@@ -282,8 +282,9 @@ class _Decision:
             temporal_workflow_id=workflow_id,
         )
         if self.pending is not None:
-            self.pending.decisions.append(rows.row_values(TriggerExecution, **values))
-            return cast(uuid.UUID, self.pending.decisions[-1]["id"])
+            pending = rows.row_values(TriggerExecution, **values)
+            self.pending.decisions.append(pending)
+            return pending["id"]
         row = TriggerExecution(**values)
         self.session.add(row)
         self.session.flush()
@@ -302,8 +303,9 @@ class _Decision:
             temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
         )  # fmt: skip
         if self.pending is not None:
-            self.pending.runs.append(rows.row_values(WorkflowExecution, **values))
-            run_id = cast(uuid.UUID, self.pending.runs[-1]["id"])
+            reserved = rows.row_values(WorkflowExecution, **values)
+            self.pending.runs.append(reserved)
+            run_id = reserved["id"]
         else:
             found = records.reserved_run(self.session, journey_id=trigger.journey_row.id, key=key)
             if found is None:
