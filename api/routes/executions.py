@@ -17,12 +17,14 @@ hold up every other request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -45,6 +47,7 @@ from journey.starter import start_run
 from workflows.ids import journey_workflow_id
 from workflows.models import JourneySnapshot, JourneyState
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/workflows", tags=["runs"])
 OPEN = ("pending", "running")
 STATUS_SAMPLE = 1000  # runs asked for their state by /status; the rest count as unsampled
@@ -77,6 +80,7 @@ class _Reserved:
     row_id: uuid.UUID
     snapshot: JourneySnapshot
     temporal_id: str
+    row: ExecutionOut  # as reserved (`pending`)
 
 
 def _reserve(
@@ -107,7 +111,11 @@ def _reserve(
             session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
             idempotency_key=key, variables=body.variables,
         )  # fmt: skip
-        return _Reserved(row.id, snapshot, temporal_id) if new else ExecutionOut.of(row)
+        return (
+            _Reserved(row.id, snapshot, temporal_id, ExecutionOut.of(row))
+            if new
+            else ExecutionOut.of(row)
+        )
 
 
 def _forget(state: StateDep, execution_id: uuid.UUID) -> None:
@@ -146,11 +154,29 @@ async def _start(
             entry_event=body.entry_event, variables=body.variables,
         )  # fmt: skip
     except RPCError as exc:
-        await run_in_threadpool(_forget, state, reserved.row_id)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
-    started = await run_in_threadpool(_mark_started, state, reserved.row_id, run_id)
+        # The start may have got through with only its answer lost; a 503 then would invite
+        # a retry that starts a second run (under a new key when the client sent none).
+        found = await _run_id(state.temporal, reserved.temporal_id)
+        if found is None:
+            await run_in_threadpool(_forget, state, reserved.row_id)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
+        run_id = found
     response.status_code = status.HTTP_201_CREATED
-    return started
+    try:
+        return await run_in_threadpool(_mark_started, state, reserved.row_id, run_id)
+    except OperationalError as exc:
+        # The run has started, so this is a 201, not the database's 503 (which says nothing
+        # was stored). The row stays `pending` until the run mirrors its end into it.
+        log.warning("run %s started but its row was not marked: %s", reserved.temporal_id, exc)
+        return reserved.row.model_copy(update={"status": "running", "temporal_run_id": run_id})
+
+
+async def _run_id(client: Client, workflow_id: str) -> str | None:
+    """The id of the run Temporal has under `workflow_id`, or None (none, or no answer)."""
+    try:
+        return (await client.get_workflow_handle(workflow_id).describe()).run_id
+    except RPCError:
+        return None
 
 
 @router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.operator)])

@@ -132,7 +132,8 @@ async def _load(
     """`total` POSTs from CLIENTS concurrent clients; -> each latency in ms, from the first
     attempt to the 201. A 503 is retried after its Retry-After, as the gateway tells clients
     to (SQLite's one writer can make a burst wait past the busy timeout; nothing was stored),
-    at most MAX_ATTEMPTS times; `retries` counts them. Any other answer fails the run."""
+    at most MAX_ATTEMPTS times, with the same Idempotency-Key, as a client that retries should;
+    `retries` counts them. Any other answer fails the run."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     latencies: list[float] = []
     pending = iter(range(offset, offset + total))
@@ -144,7 +145,8 @@ async def _load(
                 body = {"user_id": f"u{lane}", "variables": {"i": i}}
                 begun = time.perf_counter()
                 for _ in range(MAX_ATTEMPTS):
-                    answer = await http.post(path, json=body, timeout=60)
+                    answer = await http.post(path, json=body, headers={"Idempotency-Key":
+                                             f"bench-{i}"}, timeout=60)  # fmt: skip
                     if answer.status_code != 503:
                         break
                     retries["503"] += 1

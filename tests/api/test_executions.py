@@ -13,9 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+import api.routes.executions as routes
 from api.auth import Role, create_token
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
@@ -43,6 +49,7 @@ def waiting(outcome: str = "bought", **extra: Any) -> dict[str, Any]:
 class Api:
     http: httpx.AsyncClient
     sessions: SessionFactory
+    temporal: Client
 
     def journey(self, document: dict[str, Any], *, status: str = "active") -> str:
         with self.sessions() as session:
@@ -110,7 +117,7 @@ async def api(
             api_client_for(settings) as http,
         ):
             http.headers["Authorization"] = f"Bearer {token}"
-            yield Api(http, sessions)
+            yield Api(http, sessions, journey_env.temporal_client)
     finally:
         engine.dispose()
 
@@ -227,3 +234,68 @@ async def test_execute_validates_then_runs_an_inline_document(api: Api) -> None:
 async def test_reading_needs_a_token(api: Api) -> None:
     anonymous = await api.http.get("/api/executions", headers={"Authorization": ""})
     assert anonymous.status_code == 401
+
+
+# A 503 tells the client to retry, and a retry without the first request's Idempotency-Key
+# starts another run: the gateway answers 503 only when no run was started.
+LOST = RPCError("connection reset", RPCStatusCode.UNAVAILABLE, b"")
+
+
+def _rows(api: Api) -> list[WorkflowExecution]:
+    with api.sessions() as session:
+        return list(session.exec(select(WorkflowExecution).order_by(col(WorkflowExecution.id))))
+
+
+async def test_a_start_whose_answer_was_lost_answers_with_the_run_temporal_has(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = routes.start_run
+
+    async def started_then_lost(*args: Any, **kwargs: Any) -> tuple[str, bool]:
+        await real(*args, **kwargs)
+        raise LOST
+
+    monkeypatch.setattr(routes, "start_run", started_then_lost)
+    journey_id = api.journey(waiting())
+    api.user("u1")
+    answer = await api.start(journey_id)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    handle = api.temporal.get_workflow_handle(body["temporal_workflow_id"])
+    described = await handle.describe()
+    assert body["temporal_run_id"] == described.run_id
+    assert described.status == WorkflowExecutionStatus.RUNNING
+    [row] = _rows(api)
+    assert (row.status, row.temporal_run_id) == ("running", described.run_id)
+
+
+async def test_a_start_temporal_never_got_is_503_and_leaves_no_row(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never_arrives(*args: Any, **kwargs: Any) -> tuple[str, bool]:
+        raise LOST
+
+    monkeypatch.setattr(routes, "start_run", never_arrives)
+    journey_id = api.journey(waiting())
+    api.user("u1")
+    answer = await api.start(journey_id)
+    assert answer.status_code == 503, answer.text
+    assert _rows(api) == []
+
+
+async def test_a_started_run_whose_row_cannot_be_marked_is_still_201(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("UPDATE workflow_executions", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(routes.executions, "mark_started", locked)
+    journey_id = api.journey(waiting())
+    api.user("u1")
+    answer = await api.start(journey_id)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    described = await api.temporal.get_workflow_handle(body["temporal_workflow_id"]).describe()
+    assert (body["status"], body["temporal_run_id"]) == ("running", described.run_id)
+    [row] = _rows(api)
+    assert row.status == "pending"  # until the run mirrors its end into it
