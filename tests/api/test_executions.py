@@ -246,6 +246,16 @@ def _rows(api: Api) -> list[WorkflowExecution]:
         return list(session.exec(select(WorkflowExecution).order_by(col(WorkflowExecution.id))))
 
 
+async def _start_with(
+    api: Api, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, replacement: Any
+) -> httpx.Response:
+    """A start of a fresh journey for a fresh user while `owner.name` is `replacement`."""
+    monkeypatch.setattr(owner, name, replacement)
+    journey_id = api.journey(waiting())
+    api.user("u1")
+    return await api.start(journey_id)
+
+
 async def test_a_start_whose_answer_was_lost_answers_with_the_run_temporal_has(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -255,10 +265,7 @@ async def test_a_start_whose_answer_was_lost_answers_with_the_run_temporal_has(
         await real(*args, **kwargs)
         raise LOST
 
-    monkeypatch.setattr(routes, "start_run", started_then_lost)
-    journey_id = api.journey(waiting())
-    api.user("u1")
-    answer = await api.start(journey_id)
+    answer = await _start_with(api, monkeypatch, routes, "start_run", started_then_lost)
     assert answer.status_code == 201, answer.text
     body = answer.json()
     handle = api.temporal.get_workflow_handle(body["temporal_workflow_id"])
@@ -275,10 +282,7 @@ async def test_a_start_temporal_never_got_is_503_and_leaves_no_row(
     async def never_arrives(*args: Any, **kwargs: Any) -> tuple[str, bool]:
         raise LOST
 
-    monkeypatch.setattr(routes, "start_run", never_arrives)
-    journey_id = api.journey(waiting())
-    api.user("u1")
-    answer = await api.start(journey_id)
+    answer = await _start_with(api, monkeypatch, routes, "start_run", never_arrives)
     assert answer.status_code == 503, answer.text
     assert _rows(api) == []
 
@@ -289,10 +293,7 @@ async def test_a_started_run_whose_row_cannot_be_marked_is_still_201(
     def locked(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("UPDATE workflow_executions", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(routes.executions, "mark_started", locked)
-    journey_id = api.journey(waiting())
-    api.user("u1")
-    answer = await api.start(journey_id)
+    answer = await _start_with(api, monkeypatch, routes.executions, "mark_started", locked)
     assert answer.status_code == 201, answer.text
     body = answer.json()
     described = await api.temporal.get_workflow_handle(body["temporal_workflow_id"]).describe()
