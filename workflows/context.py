@@ -218,29 +218,23 @@ class RunContext:
             if node.on_error:
                 raise ActionExhausted(f"UnknownUser: {reason}")
             raise ApplicationError(reason, type=UNKNOWN_USER, non_retryable=True)
+        timeout = start_to_close(node.type, node.timeout)
+        policy = retry_policy(node.type, node.retry)
+        summary = f"{node.id}: {node.type}"
         try:
             if activity in LOCAL_ACTIONS and self.patches.lean:
                 return await workflow.execute_local_activity(
-                    activity,
-                    arg,
-                    result_type=result_type,
-                    start_to_close_timeout=start_to_close(node.type, node.timeout),
-                    retry_policy=retry_policy(node.type, node.retry),
-                    summary=f"{node.id}: {node.type}",
-                )
+                    activity, arg, result_type=result_type, start_to_close_timeout=timeout,
+                    retry_policy=policy, summary=summary,
+                )  # fmt: skip
             queue = action_queue(workflow.info().task_queue, activity)
             if queue is not None and not self.patches.has(PATCH_ID):
                 queue = None
             self.show_position()
             return await workflow.execute_activity(
-                activity,
-                arg,
-                task_queue=queue,
-                result_type=result_type,
-                start_to_close_timeout=start_to_close(node.type, node.timeout),
-                retry_policy=retry_policy(node.type, node.retry),
-                summary=f"{node.id}: {node.type}",
-            )
+                activity, arg, task_queue=queue, result_type=result_type,
+                start_to_close_timeout=timeout, retry_policy=policy, summary=summary,
+            )  # fmt: skip
         except FailureError as err:
             if not handles_activity_failure(err):
                 raise

@@ -77,10 +77,8 @@ def _ensure_user(session: Session, journey: Workflow, user_id: str) -> None:
 class _Reserved:
     """A new execution row, not started yet."""
 
-    row_id: uuid.UUID
+    row: ExecutionOut  # as reserved (`pending`), with the run's workflow id
     snapshot: JourneySnapshot
-    temporal_id: str
-    row: ExecutionOut  # as reserved (`pending`)
 
 
 def _reserve(
@@ -111,11 +109,8 @@ def _reserve(
             session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
             idempotency_key=key, variables=body.variables,
         )  # fmt: skip
-        return (
-            _Reserved(row.id, snapshot, temporal_id, ExecutionOut.of(row))
-            if new
-            else ExecutionOut.of(row)
-        )
+        reserved = ExecutionOut.of(row)
+        return _Reserved(reserved, snapshot) if new else reserved
 
 
 def _forget(state: StateDep, execution_id: uuid.UUID) -> None:
@@ -146,29 +141,30 @@ async def _start(
     )
     if isinstance(reserved, ExecutionOut):
         return reserved
+    row, workflow_id = reserved.row, reserved.row.temporal_workflow_id
     try:
         # Already started (our row was lost, Temporal's run was not): that run is the answer.
         run_id, _ = await start_run(
             state.temporal, task_queue=state.settings.temporal_task_queue,
-            snapshot=reserved.snapshot, user_id=body.user_id, workflow_id=reserved.temporal_id,
+            snapshot=reserved.snapshot, user_id=body.user_id, workflow_id=workflow_id,
             entry_event=body.entry_event, variables=body.variables,
         )  # fmt: skip
     except RPCError as exc:
         # The start may have got through with only its answer lost; a 503 then would invite
         # a retry that starts a second run (under a new key when the client sent none).
-        found = await _run_id(state.temporal, reserved.temporal_id)
+        found = await _run_id(state.temporal, workflow_id)
         if found is None:
-            await run_in_threadpool(_forget, state, reserved.row_id)
+            await run_in_threadpool(_forget, state, row.id)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
         run_id = found
     response.status_code = status.HTTP_201_CREATED
     try:
-        return await run_in_threadpool(_mark_started, state, reserved.row_id, run_id)
+        return await run_in_threadpool(_mark_started, state, row.id, run_id)
     except OperationalError as exc:
         # The run has started, so this is a 201, not the database's 503 (which says nothing
         # was stored). The row stays `pending` until the run mirrors its end into it.
-        log.warning("run %s started but its row was not marked: %s", reserved.temporal_id, exc)
-        return reserved.row.model_copy(update={"status": "running", "temporal_run_id": run_id})
+        log.warning("run %s started but its row was not marked: %s", workflow_id, exc)
+        return row.model_copy(update={"status": "running", "temporal_run_id": run_id})
 
 
 async def _run_id(client: Client, workflow_id: str) -> str | None:

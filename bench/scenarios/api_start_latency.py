@@ -143,10 +143,10 @@ async def _load(
         async def client(lane: int) -> None:
             for i in pending:
                 body = {"user_id": f"u{lane}", "variables": {"i": i}}
+                key = {"Idempotency-Key": f"bench-{i}"}
                 begun = time.perf_counter()
                 for _ in range(MAX_ATTEMPTS):
-                    answer = await http.post(path, json=body, headers={"Idempotency-Key":
-                                             f"bench-{i}"}, timeout=60)  # fmt: skip
+                    answer = await http.post(path, json=body, headers=key, timeout=60)
                     if answer.status_code != 503:
                         break
                     retries["503"] += 1

@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from dsl.events import EventEnvelope
 from journey.db.models import IngestedEvent, LifecycleEvent, TriggerExecution, User
 from journey.db.models import WorkflowExecution as Run
+from journey.db.rows import insert_rows
 from journey.ingest.records import ENTERED, OPEN_RUNS
 
 
@@ -57,7 +57,7 @@ def record_events(session: Session, envelopes: list[EventEnvelope], known: set[s
         }
         for e in envelopes
     ]
-    session.connection().execute(insert(LifecycleEvent), rows)
+    insert_rows(session, LifecycleEvent, rows)
 
 
 def users(session: Session, user_ids: Iterable[str]) -> dict[str, User]:

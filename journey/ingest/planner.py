@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, TriggerDecision, evaluate_trigger, user_id_of
@@ -65,12 +65,17 @@ class Plan:
 class PendingRows:
     """Decision and run rows the batch path inserts together before its transaction commits."""
 
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    by_model: dict[type[SQLModel], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, model: type[SQLModel], values: dict[str, Any]) -> uuid.UUID:
+        """Queue one row (the model's defaults filled in); -> its id."""
+        row = rows.row_values(model, **values)
+        self.by_model.setdefault(model, []).append(row)
+        return row["id"]
 
     def insert(self, session: Session) -> None:
-        rows.insert_rows(session, WorkflowExecution, self.runs)
-        rows.insert_rows(session, TriggerExecution, self.decisions)
+        for model, pending in self.by_model.items():
+            rows.insert_rows(session, model, pending)
 
 
 @dataclass
@@ -282,9 +287,7 @@ class _Decision:
             temporal_workflow_id=workflow_id,
         )
         if self.pending is not None:
-            pending = rows.row_values(TriggerExecution, **values)
-            self.pending.decisions.append(pending)
-            return pending["id"]
+            return self.pending.add(TriggerExecution, values)
         row = TriggerExecution(**values)
         self.session.add(row)
         self.session.flush()
@@ -303,9 +306,7 @@ class _Decision:
             temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
         )  # fmt: skip
         if self.pending is not None:
-            reserved = rows.row_values(WorkflowExecution, **values)
-            self.pending.runs.append(reserved)
-            run_id = reserved["id"]
+            run_id = self.pending.add(WorkflowExecution, values)
         else:
             found = records.reserved_run(self.session, journey_id=trigger.journey_row.id, key=key)
             if found is None:
