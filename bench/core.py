@@ -7,13 +7,24 @@ which direction is good, so a reader never has to guess whether 0.8 is a win.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
 from journey.config import Settings
+from journey.ingest.failures import is_transient
+
+log = logging.getLogger(__name__)
+
+RESULT_ATTEMPTS = 5
+RESULT_PAUSE_SECONDS = 1.0  # times the attempt number
 
 Better = Literal["higher", "lower"]
 
@@ -115,3 +126,27 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def _server_hiccup(exc: BaseException) -> bool:
+    # A dev server short of CPU can lose its shard for a moment; its long polls then fail
+    # with errors about the server, not the run, down to "Namespace default is not found".
+    if not isinstance(exc, RPCError):
+        return False
+    return is_transient(exc) or (
+        exc.status == RPCStatusCode.NOT_FOUND and "Namespace" in exc.message
+    )
+
+
+async def settled(handle: WorkflowHandle[Any, Any]) -> Any:
+    """The run's result, asking again (up to RESULT_ATTEMPTS times) when the server, not the
+    run, failed the wait: a run that ends is still counted, both sides the same way."""
+    for attempt in range(1, RESULT_ATTEMPTS + 1):
+        try:
+            return await handle.result()
+        except RPCError as exc:
+            if attempt == RESULT_ATTEMPTS or not _server_hiccup(exc):
+                raise
+            log.warning("waiting for %s again after %r", handle.id, exc)
+            await asyncio.sleep(RESULT_PAUSE_SECONDS * attempt)
+    raise AssertionError("unreachable")

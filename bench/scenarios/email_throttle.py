@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from bench.core import Result, Scenario, Size
+from bench.core import Result, Scenario, Size, settled
 from bench.stack import bench_stack
 from dsl.validation import validate_journey
 from journey.config import Settings
@@ -49,7 +49,7 @@ async def run(settings: Settings, size: Size) -> list[Result]:
                 for i in range(n)
             ))  # fmt: skip
             await asyncio.gather(*(
-                stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
+                settled(stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
                 for i, (run_id, _) in enumerate(started)
             ))  # fmt: skip
         arrivals = sorted(stack.mail.arrivals)

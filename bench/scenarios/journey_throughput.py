@@ -24,7 +24,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.core import Result, Scenario, Size
+from bench.core import Result, Scenario, Size, settled
 from bench.handwritten import BaselineInput, HandWrittenJourney, Profile
 from bench.stack import BenchStack, bench_stack
 from dsl.validation import validate_journey
@@ -159,7 +159,7 @@ async def measure_ours(
                 client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
                 workflow_id=f"{queue}-{i}",
             )  # fmt: skip
-            await client.get_workflow_handle(f"{queue}-{i}", run_id=run_id).result()
+            await settled(client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
 
         seconds = await _windowed(n, one)
     _check(stack, "journey", prefix, n, mail0, http0)
@@ -187,9 +187,9 @@ async def measure_baseline(stack: BenchStack, n: int) -> float:
 
                 async def one(i: int) -> None:
                     request = BaselineInput(user_id=f"{prefix}{i}", hook_url=stack.http.url())
-                    await stack.client.execute_workflow(
+                    await settled(await stack.client.start_workflow(
                         HandWrittenJourney.run, request, id=f"{queue}-{i}", task_queue=queue
-                    )
+                    ))  # fmt: skip
 
                 seconds = await _windowed(n, one)
     _check(stack, "baseline", prefix, n, mail0, http0)

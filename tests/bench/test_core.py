@@ -1,5 +1,6 @@
-"""The benchmark framework's own logic: result lines, the registry, percentiles, RESULTS.md.
-Timings never appear here; the scenarios themselves run with `journey bench`."""
+"""The benchmark framework's own logic: result lines, the registry, percentiles, RESULTS.md,
+waiting for a run's result. Timings never appear here; the scenarios themselves run with
+`journey bench`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import json
 import math
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from bench import registry
-from bench.core import Registry, Result, Scenario, Size, percentile
+from bench import core, registry
+from bench.core import RESULT_ATTEMPTS, Registry, Result, Scenario, Size, percentile, settled
 from bench.runner import Outcome, results_markdown
+from tests.harness.env import JourneyEnv
+from tests.harness.temporal import temporal_target
 
 
 async def _nothing(settings: object, size: Size) -> list[Result]:
@@ -73,3 +78,18 @@ def test_results_markdown_lists_every_result_and_every_error() -> None:
     assert "| fast |  | 2.0 | 1.0 | **2.0** | x/s | higher | 5 |  |" in text
     assert "| broken | error |" in text and "RuntimeError: no server" in text
     assert "CPUs" in text
+
+
+async def test_a_wait_the_server_fails_is_asked_again_and_a_missing_run_is_not(
+    journey_env: JourneyEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(core, "RESULT_PAUSE_SECONDS", 0.01)
+    client = journey_env.temporal_client
+    with pytest.raises(RPCError, match="not found") as missing_run:
+        await settled(client.get_workflow_handle("no-such-run"))
+    assert missing_run.value.status == RPCStatusCode.NOT_FOUND and not caplog.records
+    # A server that lost its namespace answers the same way it did under steal (bench/RESULTS).
+    elsewhere = await Client.connect(temporal_target(client), namespace="no-such-namespace")
+    with pytest.raises(RPCError, match="Namespace no-such-namespace is not found"):
+        await settled(elsewhere.get_workflow_handle("any"))
+    assert len([r for r in caplog.records if "again" in r.getMessage()]) == RESULT_ATTEMPTS - 1
