@@ -245,6 +245,10 @@ async def _latencies(stack: BenchStack, n: int, rate: float) -> dict[str, list[f
     return latencies
 
 
+def _rate(legs: list[tuple[int, float]]) -> float:
+    return sum(count for count, _ in legs) / sum(seconds for _, seconds in legs)
+
+
 async def run(settings: Settings, size: Size) -> list[Result]:
     latency_n, rate, rounds = size.extra["latency_n"], size.extra["rate"], size.extra["rounds"]
     leg = size.n // rounds
@@ -254,22 +258,22 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         # grows and the machine's share of the CPU moves during a long run, and neither side
         # should get the fresh start or one long lucky (or unlucky) block.
         snapshot = _define(stack, END_ONLY, "bench.raw")
-        ours_s: list[float] = []
-        raw_s: list[float] = []
+        ours_legs: list[tuple[int, float]] = []  # (events, seconds)
+        raw_legs: list[tuple[int, float]] = []
         joins: list[float] = []
+        before, after = leg // 2, leg - leg // 2
         for i in range(rounds):
-            raw_s.append(await _raw_seconds(stack, snapshot, leg // 2))
+            raw_legs.append((before, await _raw_seconds(stack, snapshot, before)))
             seconds, join = await _consumer_seconds(stack, leg, i)
-            ours_s.append(seconds)
+            ours_legs.append((leg, seconds))
             joins.append(join)
-            raw_s.append(await _raw_seconds(stack, snapshot, leg - leg // 2))
-        ours, baseline = n / sum(ours_s), n / sum(raw_s)
+            raw_legs.append((after, await _raw_seconds(stack, snapshot, after)))
+        ours, baseline = _rate(ours_legs), _rate(raw_legs)
         notes: dict[str, Any] = {
             "join_s": round(max(joins), 2),
-            "ours_legs": [round(leg / s, 1) for s in ours_s],
-            "baseline_legs": [round((leg // 2 if j % 2 == 0 else leg - leg // 2) / s, 1)
-                              for j, s in enumerate(raw_s)],
-        }  # fmt: skip
+            "ours_legs": [round(count / seconds, 1) for count, seconds in ours_legs],
+            "baseline_legs": [round(count / seconds, 1) for count, seconds in raw_legs],
+        }
         lat = await _latencies(stack, latency_n, rate)
     notes |= {"concurrency": stack.settings.ingest_concurrency, "database": "sqlite"
               if not stack.is_postgres else "postgresql"}  # fmt: skip

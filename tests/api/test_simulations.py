@@ -75,7 +75,9 @@ async def test_simulates_a_stored_journey_and_writes_nothing(
     assert steps == ["wait_a_day", "already_active", "nudge_email", "wait_for_activation",
                      "move_to_activation", "activated"]  # fmt: skip
     email = next(e for e in result["timeline"] if e["node_id"] == "nudge_email")
-    assert email["offset"] == "P1D"
+    # A day after the start, plus the moments the worker computed in (the virtual clock moves
+    # with real time between timers: on a loaded CI machine that was over half a second).
+    assert 86_400 <= email["offset_seconds"] < 86_400 + 60, email["offset"]
     assert email["effect"]["details"]["subject"] == "Ada, your workspace is waiting"
     assert result["user"]["current_lifecycle_stage"] == "Activation"
 
