@@ -43,6 +43,7 @@ from journey import executions
 from journey.db.models import User, Workflow, WorkflowExecution
 from journey.definitions import snapshot_of
 from journey.lifecycle import stage_limit_reason
+from journey.live import RunNotFound, current_run_id
 from journey.starter import start_run
 from workflows.ids import journey_workflow_id
 from workflows.models import JourneySnapshot, JourneyState
@@ -152,11 +153,11 @@ async def _start(
     except RPCError as exc:
         # The start may have got through with only its answer lost; a 503 then would invite
         # a retry that starts a second run (under a new key when the client sent none).
-        found = await _run_id(state.temporal, workflow_id)
-        if found is None:
+        try:
+            run_id = await current_run_id(state.temporal, workflow_id, None)
+        except (RunNotFound, RPCError):  # none, or no answer: nothing is known to have started
             await run_in_threadpool(_forget, state, row.id)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"temporal: {exc}") from exc
-        run_id = found
     response.status_code = status.HTTP_201_CREATED
     try:
         return await run_in_threadpool(_mark_started, state, row.id, run_id)
@@ -165,14 +166,6 @@ async def _start(
         # was stored). The row stays `pending` until the run mirrors its end into it.
         log.warning("run %s started but its row was not marked: %s", workflow_id, exc)
         return row.model_copy(update={"status": "running", "temporal_run_id": run_id})
-
-
-async def _run_id(client: Client, workflow_id: str) -> str | None:
-    """The id of the run Temporal has under `workflow_id`, or None (none, or no answer)."""
-    try:
-        return (await client.get_workflow_handle(workflow_id).describe()).run_id
-    except RPCError:
-        return None
 
 
 @router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.operator)])
