@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.core import Result, Scenario, Size, settled
+from bench.cpu import CpuLedger, CpuMeter
 from bench.handwritten import BaselineInput, HandWrittenJourney, Profile
 from bench.stack import BenchStack, bench_stack
 from dsl.validation import validate_journey
@@ -206,18 +207,22 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         # by the minute, so each side gets legs early and late, never one long block.
         rounds = size.extra["rounds"]
         leg = size.n // (2 * rounds)
-        baseline_legs: list[float] = []
-        ours_legs: list[float] = []
+        legs: dict[str, list[float]] = {"ours": [], "baseline": []}
+        cpu = CpuLedger(CpuMeter())
+        measure = {"ours": measure_ours, "baseline": measure_baseline}
         for _ in range(rounds):
-            baseline_legs.append(await measure_baseline(stack, leg))
-            ours_legs += [await measure_ours(stack, leg), await measure_ours(stack, leg)]
-            baseline_legs.append(await measure_baseline(stack, leg))
+            for side in ("baseline", "ours", "ours", "baseline"):
+                cpu.start_leg()
+                legs[side].append(await measure[side](stack, leg))
+                cpu.end_leg(side, leg)
+    ours_legs, baseline_legs = legs["ours"], legs["baseline"]
     ours, baseline = _combined(ours_legs), _combined(baseline_legs)
     return [
         Result("journey_throughput", ours, baseline, "journeys/s", 2 * rounds * leg,
                notes={"target": ">= 1.0 (aim 1.5)", "database": stack.database_url.split(":")[0],
                       "in_flight": IN_FLIGHT, "ours_legs": [round(r, 2) for r in ours_legs],
-                      "baseline_legs": [round(r, 2) for r in baseline_legs]})
+                      "baseline_legs": [round(r, 2) for r in baseline_legs],
+                      "cpu_ms_per_journey": cpu.ms_per_journey(("ours", "baseline"))})
     ]  # fmt: skip
 
 
