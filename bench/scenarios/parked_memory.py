@@ -1,6 +1,6 @@
 """Worker memory per 1,000 journeys parked in a wait, against a hand-written waiting workflow.
 
-Each side's worker runs in its own process so its resident set (/proc/<pid>/status VmRSS) is
+Each side's worker runs in its own process so its resident set (RSS, read with psutil) is
 its alone. Ours is `journey worker` (JOURNEY_* settings in the environment, schedules off) with
 a journey that loads the user and parks in `wait_for_event` (30-day timeout); the baseline is
 the small script below: a plain temporalio Worker whose workflow waits on a signal with
@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlalchemy import insert
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -113,10 +114,7 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> 
 
 
 def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    return int(psutil.Process(pid).memory_info().rss)
 
 
 def worker_env(settings: Settings, queue: str) -> dict[str, str]:
