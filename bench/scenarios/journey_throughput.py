@@ -38,6 +38,10 @@ from workflows.models import JourneySnapshot
 
 # The window of journeys in flight at once, the same for both sides.
 IN_FLIGHT = 200
+# Every workflow task leaves the server timer work that fires when its 10-second timeouts
+# come due, finished or not; without a pause it would land in the next leg, whichever side
+# that is (bench/README.md, "Where the CPU goes").
+LEG_PAUSE_SECONDS = 12.0
 
 
 def reference_journey(hook_url: str) -> dict[str, Any]:
@@ -212,6 +216,7 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         measure = {"ours": measure_ours, "baseline": measure_baseline}
         for _ in range(rounds):
             for side in ("baseline", "ours", "ours", "baseline"):
+                await asyncio.sleep(LEG_PAUSE_SECONDS)
                 with cpu.leg(side, leg):
                     legs[side].append(await measure[side](stack, leg))
     ours_legs, baseline_legs = legs["ours"], legs["baseline"]
