@@ -9,9 +9,8 @@ the recorded result instead of repeating the effect:
   between the two repeats the effect, so the key also travels downstream (Message-ID,
   `webhook-id`, event id) for the receiver to deduplicate: at least once, deduplicable.
 
-Every email and webhook looks up and records once, so both are single Core statements: the
-ORM's identity map and unit of work cost about four times the statement itself, roughly 1.5
-ms of worker CPU per journey in bench/README.md's journey_throughput.
+Every email and webhook looks up and records once, so both are single Core statements: as ORM
+objects with a flush they cost about twice as much (bench/README.md, journey_throughput).
 """
 
 from __future__ import annotations
