@@ -240,6 +240,6 @@ SCENARIO = Scenario(
     description="completed 5-node journeys per second vs a hand-written Temporal workflow "
     "calling equivalent activities (every webhook, mail and attribute update counted)",
     run=run,
-    quick=Size(quick=True, n=150, extra={"rounds": 1}),
+    quick=Size(quick=True, n=100, extra={"rounds": 1}),
     full=Size(quick=False, n=2000, extra={"rounds": 2}),
 )
