@@ -20,16 +20,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from journey.db.engine import SessionFactory
 from journey.db.models import Delivery
 from journey.db.rows import insert_rows, row_values
 
-_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _BY_KEY = select(
-    _DELIVERIES.c.key, _DELIVERIES.c.kind, _DELIVERIES.c.outcome, _DELIVERIES.c.result
-).where(_DELIVERIES.c.key == bindparam("key"))
+    col(Delivery.key), col(Delivery.kind), col(Delivery.outcome), col(Delivery.result)
+).where(col(Delivery.key) == bindparam("key"))
 
 
 class DeliveryRecord(BaseModel):
