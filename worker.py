@@ -7,6 +7,7 @@ the Replayer, so all of them run exactly the same workflows and activities.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -88,11 +89,6 @@ def workflow_runner(settings: Settings) -> WorkflowRunner:
     return SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
-def _rate(settings: Settings, suffix: str) -> float | None:
-    rates = {"email": settings.email_max_per_second, "webhook": settings.webhook_max_per_second}
-    return rates[suffix]
-
-
 @asynccontextmanager
 async def journey_worker(
     client: Client,
@@ -103,8 +99,10 @@ async def journey_worker(
 ) -> AsyncIterator[Worker]:
     """Running workers with the clients their activities share; all closed on exit.
 
-    The main queue runs the workflows and most activities; email and webhook activities get a
-    queue each (workflows/task_queues.py) with the configured global rate.
+    The main queue runs the workflows and every activity: runs route an email or webhook
+    without a configured rate there, where its task can be dispatched eagerly. Email and
+    webhook activities also get a queue each (workflows/task_queues.py) with the configured
+    global rate, which runs started with that rate (and runs from before) use.
     """
     queue = task_queue or settings.temporal_task_queue
     producer = make_producer(settings)
@@ -116,20 +114,25 @@ async def journey_worker(
                 settings=settings, session_factory=session_factory, http=http, producer=producer
             )
             throttled: dict[str, list[Callable[..., Any]]] = {n: [] for n in SUFFIX_BY_ACTIVITY}
-            main: list[Callable[..., Any]] = []
             for fn in activities:
-                throttled.get(activity_name(fn), main).append(fn)
-            workers = [
-                Worker(
+                throttled.get(activity_name(fn), []).append(fn)
+            with warnings.catch_warnings():
+                # The SDK warns when activity slots outnumber the pool's threads. Most of the
+                # slots serve asynchronous actions (email, webhook) that never use the pool;
+                # synchronous ones queue on it, kept small as each holds a database connection.
+                warnings.filterwarnings("ignore", "Worker max_concurrent_activities is")
+                main = Worker(
                     client,
                     task_queue=queue,
                     workflows=list(WORKFLOWS),
                     workflow_runner=workflow_runner(settings),
-                    activities=main,
+                    activities=activities,
                     # Database activities are synchronous (SQLModel) and run on this pool.
                     activity_executor=executor,
+                    max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+                    max_concurrent_activities=settings.worker_max_concurrent_activities,
                 )
-            ]
+            workers = [main]
             for name, functions in throttled.items():
                 suffix = SUFFIX_BY_ACTIVITY[name]
                 workers.append(
@@ -138,7 +141,7 @@ async def journey_worker(
                         task_queue=f"{queue}.{suffix}",
                         activities=functions,
                         activity_executor=executor,
-                        max_task_queue_activities_per_second=_rate(settings, suffix),
+                        max_task_queue_activities_per_second=settings.action_rates[suffix],
                     )
                 )
             try:

@@ -120,8 +120,15 @@ class Settings(BaseSettings):
     template_max_output_chars: int = 100_000
     template_max_render_seconds: float = 2.0
     # Global rates of the throttled activity task queues, across all workers (per second).
-    email_max_per_second: float | None = None
-    webhook_max_per_second: float | None = None
+    # Set them on every process that starts runs (api, ingest, worker) as on the workers: the
+    # starter decides which actions of a run go to their rate-limited queues.
+    email_max_per_second: float | None = Field(default=None, gt=0)
+    webhook_max_per_second: float | None = Field(default=None, gt=0)
+    # Worker slots. Eager dispatch (a new run's first workflow task handed back with the start,
+    # an unthrottled action's task with the workflow task that scheduled it) needs a free slot;
+    # the SDK's 100 ran out at a few hundred journeys in flight (bench/: journey_throughput).
+    worker_max_concurrent_workflow_tasks: int = Field(default=500, ge=1)
+    worker_max_concurrent_activities: int = Field(default=500, ge=1)
 
     # REST gateway.
     api_host: str = "127.0.0.1"
@@ -267,6 +274,16 @@ class Settings(BaseSettings):
     @property
     def resolved_mail_dir(self) -> Path:
         return self.mail_dir or self.data_dir / "mail"
+
+    @property
+    def action_rates(self) -> dict[str, float | None]:
+        """The global rate of each throttled action kind per second (None: no limit)."""
+        return {"email": self.email_max_per_second, "webhook": self.webhook_max_per_second}
+
+    @property
+    def throttled_actions(self) -> list[str]:
+        """The action kinds with a rate, whose activities run on their own queues."""
+        return sorted(kind for kind, rate in self.action_rates.items() if rate is not None)
 
     @property
     def api_url(self) -> str:

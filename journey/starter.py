@@ -34,14 +34,21 @@ async def start_run(
     snapshot: JourneySnapshot,
     user_id: str,
     workflow_id: str,
+    throttled_actions: list[str],
     entry_event: dict[str, Any] | None = None,
     variables: dict[str, Any] | None = None,
     create_profile: bool = False,
 ) -> tuple[str, bool]:
-    """Start the run (or find the one started under the same id): -> (run id, new)."""
+    """Start the run (or find the one started under the same id): -> (run id, new).
+
+    `throttled_actions` is `Settings.throttled_actions`: the action kinds the run sends to
+    their rate-limited queues; the others run on `task_queue`, where they can be dispatched
+    eagerly (workflows/task_queues.py).
+    """
     request = JourneyInput(
         journey=snapshot, user_id=user_id, entry_event=entry_event,
         variables=variables or {}, create_profile=create_profile,
+        throttled_actions=throttled_actions,
     )  # fmt: skip
     attributes = start_attributes(snapshot.journey_id, snapshot.version, user_id)
     try:

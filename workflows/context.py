@@ -100,6 +100,8 @@ class RunContext:
         self.outcome: str | None = None
         self.parallel_depth = 0
         self.patches = Patches()
+        # From the run's input (JourneyInput.throttled_actions): where actions are scheduled.
+        self.throttled_actions: list[str] | None = None
         # Set by the workflow: runs a path of nodes until it ends (used by `parallel`), and
         # shows the run's position in the Temporal UI.
         self.run_path: Callable[[str], Awaitable[None]]
@@ -227,7 +229,7 @@ class RunContext:
                     activity, arg, result_type=result_type, start_to_close_timeout=timeout,
                     retry_policy=policy, summary=summary,
                 )  # fmt: skip
-            queue = action_queue(workflow.info().task_queue, activity)
+            queue = action_queue(workflow.info().task_queue, activity, self.throttled_actions)
             if queue is not None and not self.patches.has(PATCH_ID):
                 queue = None
             self.show_position()

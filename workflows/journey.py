@@ -62,6 +62,7 @@ class JourneyWorkflow:
             carried.user if carried else {"id": request.user_id, "attributes": {}},
             carried.last_event if carried else request.entry_event,
         )
+        self._ctx.throttled_actions = request.throttled_actions
         if carried is not None:
             self._ctx.user_known = carried.user_known
             self._ctx.pending_events = list(carried.pending_events)

@@ -53,6 +53,9 @@ class JourneyInput(BaseModel):
     # Continue-as-new once history passes this many events (Temporal also suggests it).
     max_history_events: int = 10_000
     carried: CarriedState | None = None
+    # The action kinds ("email", "webhook") with a configured global rate, which run on their
+    # own queues (workflows/task_queues.py); None in runs whose starter did not say: all do.
+    throttled_actions: list[str] | None = None
 
 
 class JourneyState(BaseModel):

@@ -148,6 +148,7 @@ async def _start(
         run_id, _ = await start_run(
             state.temporal, task_queue=state.settings.temporal_task_queue,
             snapshot=reserved.snapshot, user_id=body.user_id, workflow_id=workflow_id,
+            throttled_actions=state.settings.throttled_actions,
             entry_event=body.entry_event, variables=body.variables,
         )  # fmt: skip
     except RPCError as exc:

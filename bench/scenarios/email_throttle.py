@@ -45,7 +45,8 @@ async def run(settings: Settings, size: Size) -> list[Result]:
                                   task_queue=queue):  # fmt: skip
             started = await asyncio.gather(*(
                 start_run(stack.client, task_queue=queue, snapshot=journey, user_id=f"u{i}",
-                          workflow_id=f"{queue}-{i}")
+                          workflow_id=f"{queue}-{i}",
+                          throttled_actions=stack.settings.throttled_actions)
                 for i in range(n)
             ))  # fmt: skip
             await asyncio.gather(*(

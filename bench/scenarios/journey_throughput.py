@@ -162,7 +162,7 @@ async def measure_ours(
         async def one(i: int) -> None:
             run_id, _ = await start_run(
                 client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
-                workflow_id=f"{queue}-{i}",
+                workflow_id=f"{queue}-{i}", throttled_actions=settings.throttled_actions,
             )  # fmt: skip
             await settled(client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
 

@@ -160,7 +160,8 @@ async def _raw_seconds(stack: BenchStack, snapshot: JourneySnapshot, n: int) -> 
     ]
     requests = [
         JourneyInput(journey=snapshot, user_id=e.user_id, create_profile=True,
-                     entry_event=e.model_dump(mode="json"))
+                     entry_event=e.model_dump(mode="json"),
+                     throttled_actions=settings.throttled_actions)
         for e in events
     ]  # fmt: skip
     pending = iter(range(n))
@@ -200,7 +201,8 @@ async def _latencies(stack: BenchStack, n: int, rate: float) -> dict[str, list[f
                              key=user.encode())  # fmt: skip
             return producer.poll(0)
         request = JourneyInput(journey=snapshot, user_id=user,
-                               entry_event=event.model_dump(mode="json"))  # fmt: skip
+                               entry_event=event.model_dump(mode="json"),
+                               throttled_actions=settings.throttled_actions)  # fmt: skip
         return asyncio.create_task(stack.client.start_workflow(
             JourneyWorkflow.run, request, id=f"direct-{i}", task_queue=queue,
             search_attributes=_attributes(snapshot, user), request_eager_start=True,  # as start_run

@@ -191,6 +191,7 @@ class EventDispatcher:
         run_id, _ = await start_run(
             self._client, task_queue=self._settings.temporal_task_queue,
             snapshot=trigger.journey, user_id=start.user_id, workflow_id=start.workflow_id,
+            throttled_actions=self._settings.throttled_actions,
             entry_event=event, create_profile=trigger.rule.create_profile,
         )  # fmt: skip
         self._tally.started += 1

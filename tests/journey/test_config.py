@@ -49,3 +49,14 @@ def test_get_settings_is_built_once_and_not_at_import(monkeypatch: pytest.Monkey
         assert get_settings() is get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_throttled_actions_are_the_kinds_with_a_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).throttled_actions == []
+    monkeypatch.setenv("JOURNEY_WEBHOOK_MAX_PER_SECOND", "2.5")
+    settings = Settings(_env_file=None)
+    assert settings.throttled_actions == ["webhook"]
+    assert settings.action_rates == {"email": None, "webhook": 2.5}
+    monkeypatch.setenv("JOURNEY_EMAIL_MAX_PER_SECOND", "0")  # would stop every email
+    with pytest.raises(ValueError, match="email_max_per_second"):
+        Settings(_env_file=None)

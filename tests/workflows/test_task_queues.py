@@ -1,8 +1,16 @@
-"""Email and webhook activities run on their own (rate-limited) task queues."""
+"""Email and webhook activities run on their own (rate-limited) task queues when throttled,
+on the workflow's queue (eager dispatch) when not."""
 
 from __future__ import annotations
 
-from tests.workflows.conftest import JourneyRunner
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+
+from journey.starter import start_run
+from tests.workflows.conftest import JourneyRunner, snapshot
+from workflows.models import JourneyInput, JourneyResult
 from workflows.patches import LEAN_HISTORY
 from workflows.task_queues import PATCH_ID, action_queue
 
@@ -13,30 +21,47 @@ def test_queue_names_derive_from_the_workflow_queue() -> None:
     assert action_queue("journey", "journey.update_attributes") is None
 
 
-async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunner) -> None:
-    journey_runner.seed_user("u1")
-    document = {
+def test_only_throttled_kinds_leave_the_workflow_queue() -> None:
+    assert action_queue("journey", "journey.send_email", []) is None
+    assert action_queue("journey", "journey.send_email", ["email"]) == "journey.email"
+    assert action_queue("journey", "journey.call_webhook", ["email"]) is None
+    assert action_queue("journey", "journey.update_attributes", ["email", "webhook"]) is None
+
+
+def actions(runner: JourneyRunner, path: str = "/h") -> dict[str, Any]:
+    return {
         "name": "throttled",
         "start": "mail",
         "nodes": [
             {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "s",
              "text": "t", "next": "hook"},
-            {"id": "hook", "type": "webhook", "url": journey_runner.env.http_receiver.url("/h"),
+            {"id": "hook", "type": "webhook", "url": runner.env.http_receiver.url(path),
              "next": "mark"},
             {"id": "mark", "type": "update_attributes",
              "operations": [{"op": "set", "path": "done", "value": True}], "next": "fin"},
             {"id": "fin", "type": "end"},
         ],
     }  # fmt: skip
-    handle = await journey_runner.start(document)
-    await handle.result()
+
+
+async def scheduled_queues(handle: WorkflowHandle[Any, Any]) -> dict[str, str]:
+    """Activity type -> the task queue its task was scheduled on, from the run's history."""
     history = await handle.fetch_history()
-    queues = {
+    return {
         e.activity_task_scheduled_event_attributes.activity_type.name:
             e.activity_task_scheduled_event_attributes.task_queue.name
         for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
     }  # fmt: skip
+
+
+async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunner) -> None:
+    """A run whose starter did not say (as before `throttled_actions`): both kinds throttled."""
+    journey_runner.seed_user("u1")
+    handle = await journey_runner.start(actions(journey_runner))
+    await handle.result()
+    history = await handle.fetch_history()
+    queues = await scheduled_queues(handle)
     base = journey_runner.task_queue
     assert queues["journey.send_email"] == f"{base}.email"
     assert queues["journey.call_webhook"] == f"{base}.webhook"
@@ -49,3 +74,35 @@ async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunn
         if e.HasField("marker_recorded_event_attributes")
     )
     assert LEAN_HISTORY.encode() in markers and PATCH_ID.encode() not in markers
+
+
+@pytest.mark.parametrize(
+    ("throttled", "email_queue", "webhook_queue"),
+    [([], "", ""), (["email"], ".email", ""), (["email", "webhook"], ".email", ".webhook")],
+)
+async def test_the_starter_names_the_throttled_kinds(
+    journey_runner: JourneyRunner, throttled: list[str], email_queue: str, webhook_queue: str
+) -> None:
+    """start_run records the kinds in the run's input; the others run on the workflow's queue,
+    served by the main worker."""
+    journey_runner.seed_user("u1")
+    workflow_id = f"journey-test-queues-{'-'.join(throttled) or 'none'}"
+    journey_runner.started.append(workflow_id)
+    run_id, _ = await start_run(
+        journey_runner.client, task_queue=journey_runner.task_queue,
+        snapshot=snapshot(actions(journey_runner)), user_id="u1", workflow_id=workflow_id,
+        throttled_actions=throttled,
+    )  # fmt: skip
+    handle = journey_runner.client.get_workflow_handle(
+        workflow_id, run_id=run_id, result_type=JourneyResult
+    )
+    assert (await handle.result()).outcome == "completed"
+    assert len(journey_runner.env.http_receiver.requests) == 1
+    assert journey_runner.user("u1").attributes["done"] is True
+    base = journey_runner.task_queue
+    queues = await scheduled_queues(handle)
+    assert queues["journey.send_email"] == base + email_queue
+    assert queues["journey.call_webhook"] == base + webhook_queue
+    started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    recorded = JourneyInput.model_validate_json(started.input.payloads[0].data)
+    assert recorded.throttled_actions == throttled

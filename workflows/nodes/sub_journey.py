@@ -36,6 +36,7 @@ async def run(node: Any, ctx: RunContext) -> str | None:
         user_id=ctx.user_id,
         entry_event=ctx.last_event,
         variables={**ctx.variables, **node.variables},
+        throttled_actions=ctx.throttled_actions,
     )
     parent = workflow.info().workflow_id
     child_id = f"{parent}-{node.id}-{ctx.visits.get(node.id, 1)}"
