@@ -115,7 +115,8 @@ async def journey_worker(
             )
             throttled: dict[str, list[Callable[..., Any]]] = {n: [] for n in SUFFIX_BY_ACTIVITY}
             for fn in activities:
-                throttled.get(activity_name(fn), []).append(fn)
+                if activity_name(fn) in throttled:
+                    throttled[activity_name(fn)].append(fn)
             with warnings.catch_warnings():
                 # The SDK warns when activity slots outnumber the pool's threads. Most of the
                 # slots serve asynchronous actions (email, webhook) that never use the pool;
