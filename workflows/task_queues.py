@@ -20,7 +20,6 @@ from activities.contracts import CALL_WEBHOOK, SEND_EMAIL
 # Recorded in new runs; old histories (without it) replay with actions on the main queue.
 PATCH_ID = "throttled-action-queues"
 SUFFIX_BY_ACTIVITY = {SEND_EMAIL: "email", CALL_WEBHOOK: "webhook"}
-ACTION_KINDS = frozenset(SUFFIX_BY_ACTIVITY.values())
 
 
 def action_queue(

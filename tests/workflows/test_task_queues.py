@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHistory
 
 from journey.starter import start_run
 from tests.workflows.conftest import JourneyRunner, snapshot
@@ -28,14 +28,14 @@ def test_only_throttled_kinds_leave_the_workflow_queue() -> None:
     assert action_queue("journey", "journey.update_attributes", ["email", "webhook"]) is None
 
 
-def actions(runner: JourneyRunner, path: str = "/h") -> dict[str, Any]:
+def actions(runner: JourneyRunner) -> dict[str, Any]:
     return {
         "name": "throttled",
         "start": "mail",
         "nodes": [
             {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "s",
              "text": "t", "next": "hook"},
-            {"id": "hook", "type": "webhook", "url": runner.env.http_receiver.url(path),
+            {"id": "hook", "type": "webhook", "url": runner.env.http_receiver.url("/h"),
              "next": "mark"},
             {"id": "mark", "type": "update_attributes",
              "operations": [{"op": "set", "path": "done", "value": True}], "next": "fin"},
@@ -44,9 +44,8 @@ def actions(runner: JourneyRunner, path: str = "/h") -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def scheduled_queues(handle: WorkflowHandle[Any, Any]) -> dict[str, str]:
-    """Activity type -> the task queue its task was scheduled on, from the run's history."""
-    history = await handle.fetch_history()
+def scheduled_queues(history: WorkflowHistory) -> dict[str, str]:
+    """Activity type -> the task queue its task was scheduled on."""
     return {
         e.activity_task_scheduled_event_attributes.activity_type.name:
             e.activity_task_scheduled_event_attributes.task_queue.name
@@ -61,7 +60,7 @@ async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunn
     handle = await journey_runner.start(actions(journey_runner))
     await handle.result()
     history = await handle.fetch_history()
-    queues = await scheduled_queues(handle)
+    queues = scheduled_queues(history)
     base = journey_runner.task_queue
     assert queues["journey.send_email"] == f"{base}.email"
     assert queues["journey.call_webhook"] == f"{base}.webhook"
@@ -100,9 +99,10 @@ async def test_the_starter_names_the_throttled_kinds(
     assert len(journey_runner.env.http_receiver.requests) == 1
     assert journey_runner.user("u1").attributes["done"] is True
     base = journey_runner.task_queue
-    queues = await scheduled_queues(handle)
+    history = await handle.fetch_history()
+    queues = scheduled_queues(history)
     assert queues["journey.send_email"] == base + email_queue
     assert queues["journey.call_webhook"] == base + webhook_queue
-    started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    started = history.events[0].workflow_execution_started_event_attributes
     recorded = JourneyInput.model_validate_json(started.input.payloads[0].data)
     assert recorded.throttled_actions == throttled
