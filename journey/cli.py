@@ -11,7 +11,7 @@ import typer
 
 from journey.config import Settings, get_settings
 from journey.metrics.cli import metrics_app
-from journey.runtime import configure_logging
+from journey.runtime import configure_logging, keep_files_private
 from journey.simulation.cli import simulate_command
 
 app = typer.Typer(
@@ -27,8 +27,11 @@ app.add_typer(metrics_app, name="metrics")
 
 
 def _observe(settings: Settings, service: str) -> None:
-    """A service process's logging and tracing, as its settings say (journey/telemetry/)."""
+    """A service process's logging and tracing, as its settings say (journey/telemetry/), and
+    owner-only files (a SQLite database it creates holds user data)."""
     from journey.telemetry.tracing import configure_tracing
+
+    keep_files_private()
 
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings, f"journey-{service}")

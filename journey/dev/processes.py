@@ -15,11 +15,15 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from journey.runtime import READY_PREFIX
 
 PR_SET_PDEATHSIG = 1
 LOG_TAIL_LINES = 20
+READ_CHUNK_BYTES = 64 * 1024
+# Characters of one output line kept for the ready check and the error tail; the log gets all.
+MAX_LINE_CHARS = 4096
 
 
 class StackError(Exception):
@@ -54,6 +58,30 @@ def _die_with_parent() -> None:
 Probe = Callable[[], Awaitable[object]]
 
 
+class _LineSplitter:
+    """Splits a byte stream into lines, keeping at most `keep` bytes of each (memory bound)."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        *complete, rest = chunk.split(b"\n")
+        lines = []
+        for piece in complete:
+            lines.append(bytes(self._partial + piece[: self._keep])[: self._keep])
+            self._partial.clear()
+        room = self._keep - len(self._partial)
+        if room > 0:
+            self._partial += rest[:room]
+        return lines
+
+    def flush(self) -> bytes | None:
+        rest = bytes(self._partial) if self._partial else None
+        self._partial.clear()
+        return rest
+
+
 class ManagedProcess:
     """One child: output teed to a log file, readiness by a READY line or by a probe."""
 
@@ -77,6 +105,7 @@ class ManagedProcess:
         self._ready_line = asyncio.Event()
         self._tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         self._reader: asyncio.Task[None] | None = None
+        self._log_failed = False
 
     async def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,15 +124,37 @@ class ManagedProcess:
         self._reader = asyncio.create_task(self._read_output())
 
     async def _read_output(self) -> None:
+        """Tee the child's output to its log until the pipe closes, whatever the child writes.
+
+        The reader must never stop draining: a child whose pipe fills blocks inside its next
+        write, so an over-long line (a 64 KiB request URL in an access log) or a log file that
+        cannot be written must not end this task. Output is read in chunks rather than lines;
+        only the first MAX_LINE_CHARS of a line are kept for the ready check and the tail.
+        """
         assert self.process is not None and self.process.stdout is not None
+        lines = _LineSplitter(MAX_LINE_CHARS)
         with self.log_path.open("ab") as log:
-            async for raw in self.process.stdout:
-                log.write(raw)
-                log.flush()
-                line = raw.decode(errors="replace").rstrip()
-                self._tail.append(line)
-                if line.startswith(READY_PREFIX):
-                    self._ready_line.set()
+            while chunk := await self.process.stdout.read(READ_CHUNK_BYTES):
+                self._write_log(log, chunk)
+                for line in lines.feed(chunk):
+                    self._see_line(line)
+            if (rest := lines.flush()) is not None:
+                self._see_line(rest)
+
+    def _write_log(self, log: BinaryIO, chunk: bytes) -> None:
+        try:
+            log.write(chunk)
+            log.flush()
+        except OSError as exc:  # a full disk loses log lines, never the child
+            if not self._log_failed:
+                self._log_failed = True
+                self._tail.append(f"(writing {self.log_path} failed: {exc.strerror})")
+
+    def _see_line(self, raw: bytes) -> None:
+        line = raw.decode(errors="replace").rstrip()
+        self._tail.append(line)
+        if line.startswith(READY_PREFIX):
+            self._ready_line.set()
 
     def last_output(self) -> str:
         lines = [line for line in self._tail if line.strip()]

