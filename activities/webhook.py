@@ -13,7 +13,10 @@ drop duplicates; with `signing_secret` it is signed the Standard Webhooks way
 key, and a retried or re-run activity that finds it returns the recorded result without calling
 again. Responses are capped at `webhook_max_response_bytes` because the result goes into
 workflow history; for the same reason secrets are resolved by name here and redacted from
-whatever the receiver echoes.
+whatever the receiver echoes: from the result, and from every error the activity raises, all of
+which pass through one redaction in `call_webhook`. A secret is sent (or signs) only to a host
+`JOURNEY_SECRET_HOSTS` binds it to, checked on the rendered URL before anything is sent: any
+other host is a non-retryable `SecretHostRefused`, whoever wrote the journey or started the run.
 
 Destinations pass the SSRF guard (activities/ssrf.py) first: a refused one is a non-retryable
 `WebhookBlocked` naming the rule, and the request goes to the checked address only.
@@ -25,7 +28,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,9 +49,19 @@ from activities.contracts import (
 from activities.rendering import RenderLimits, render_text, render_value
 from activities.ssrf import Allowlist, Destination, DestinationBlocked, DestinationUnresolved
 from activities.ssrf import resolve as resolve_destinations
-from activities.webhook_secrets import header_secret, redact, resolve_secret, sign, signing_key
+from activities.webhook_secrets import (
+    check_secret_host,
+    configured_values,
+    header_secret,
+    redact,
+    redacted_error,
+    resolve_secret,
+    sign,
+    signing_key,
+)
 from journey.config import Settings
 from journey.ledger import Ledger
+from journey.secret_hosts import host_pattern, url_host
 
 __all__ = ["WEBHOOK_BLOCKED", "WebhookActivities", "retry_after_delay"]
 
@@ -78,13 +91,12 @@ def retry_after_delay(value: str | None, now: datetime | None = None) -> timedel
 
 @dataclass
 class _Prepared:
-    """A rendered request, ready to send; `secrets` are the values to keep out of results."""
+    """A rendered request, ready to send."""
 
     method: str
     url: str
     headers: dict[str, str]
     content: bytes | None
-    secrets: list[str] = field(default_factory=list)
 
 
 class WebhookActivities:
@@ -94,15 +106,30 @@ class WebhookActivities:
         self._ledger = ledger
         self._allowlist = Allowlist(settings.webhook_allowlist)
         self._limits = RenderLimits.from_settings(settings)
+        self._secret_hosts = {
+            name: [host_pattern(pattern) for pattern in patterns]
+            for name, patterns in settings.secret_hosts.items()
+        }
 
     @activity.defn(name=CALL_WEBHOOK)
     async def call_webhook(self, request: CallWebhookInput) -> CallWebhookResult:
+        """The call, with every error it raises redacted here, in one place: whatever a branch
+        quotes (a Location, a body, an httpx message), no secret value of this request leaves
+        the activity in a failure, which history records and the worker logs."""
+        secrets = configured_values(self._settings, _secret_names(request))
+        try:
+            return await self._call(request, secrets)
+        except Exception as exc:
+            raise redacted_error(exc, secrets) from None
+
+    async def _call(self, request: CallWebhookInput, secrets: list[str]) -> CallWebhookResult:
         key = request.meta.effect_key
         recorded = await asyncio.to_thread(self._ledger.lookup, key)
         if recorded is not None and recorded.result is not None:
             return CallWebhookResult.model_validate(recorded.result)
 
         prepared = self._prepare(request)
+        self._check_secret_hosts(request, prepared.url)
         timeout = request.request_timeout_seconds
         destinations = await self._check(prepared, timeout)
         method, url = prepared.method, prepared.url
@@ -113,14 +140,14 @@ class WebhookActivities:
                 f"{method} {url} timed out after {timeout}s", type=WEBHOOK_TRANSIENT
             ) from exc
         except httpx.TransportError as exc:
-            message = redact(f"{method} {url}: {type(exc).__name__}: {exc}", prepared.secrets)
+            message = f"{method} {url}: {type(exc).__name__}: {exc}"
             raise ApplicationError(message, type=WEBHOOK_TRANSIENT) from None
 
         status = response.status_code
         accepted = request.accept_status
         if not ((status in accepted) if accepted is not None else 200 <= status < 300):
-            raise _failure(method, url, response, raw, prepared.secrets)
-        body = redact(_decode(response, raw), prepared.secrets)
+            raise _failure(method, url, response, raw, secrets)
+        body = redact(_decode(response, raw), secrets)
         result = CallWebhookResult(status=status, body=body)
         stored = await asyncio.to_thread(
             self._ledger.record,
@@ -141,12 +168,10 @@ class WebhookActivities:
             render_text(name, context, limits=limits): render_text(value, context, limits=limits)
             for name, value in request.headers.items()
         }
-        secrets: list[str] = []
         for name, secret_name in request.secret_headers.items():
             value = header_secret(self._settings, secret_name)
             # The value is never rendered: a secret is not a template.
             headers[render_text(name, context, limits=limits)] = value
-            secrets.append(value)
         content: bytes | None = None
         if request.body is not None:
             rendered = render_value(request.body, context, limits=limits)
@@ -159,7 +184,17 @@ class WebhookActivities:
             name = request.signing_secret
             key = signing_key(name, resolve_secret(self._settings, name))
             headers |= sign(key, request.meta.effect_key, int(time.time()), content or b"")
-        return _Prepared(request.method.upper(), url, headers, content, secrets)
+        return _Prepared(request.method.upper(), url, headers, content)
+
+    def _check_secret_hosts(self, request: CallWebhookInput, url: str) -> None:
+        """Each secret of the request goes only to the hosts it is bound to, checked against
+        the rendered URL before anything is sent. A URL that does not parse sends nothing (the
+        SSRF check reports it), so it is left to that check."""
+        host = url_host(url)
+        if host is None:
+            return
+        for name in _secret_names(request):
+            check_secret_host(name, host, self._secret_hosts.get(name, []))
 
     async def _check(self, prepared: _Prepared, timeout: float) -> list[Destination]:
         """The SSRF guard: the addresses this request may go to, or why it may not be sent."""
@@ -255,15 +290,22 @@ def _decode(response: httpx.Response, raw: bytes) -> Any:
     return text
 
 
+def _secret_names(request: CallWebhookInput) -> list[str]:
+    """The secrets a request sends: header values and the signing key."""
+    names = list(request.secret_headers.values())
+    return [*names, request.signing_secret] if request.signing_secret is not None else names
+
+
 def _failure(
     method: str, url: str, response: httpx.Response, raw: bytes, secrets: Iterable[str]
 ) -> ApplicationError:
     status = response.status_code
-    # Redact before cutting, so a secret straddling the cut cannot leave a visible part.
+    # Redact before cutting, so a secret straddling the cut cannot leave a visible part (the
+    # activity redacts the whole message again, which cannot undo a cut).
     snippet = redact(raw.decode("utf-8", errors="replace"), secrets)[:300]
     message = f"{method} {url} answered {status}: {snippet}"
     if 300 <= status < 400:
-        location = response.headers.get("location", "")
+        location = redact(response.headers.get("location", ""), secrets)[:300]
         return ApplicationError(
             f"{method} {url} redirected ({status}) to {location!r}; redirects are not followed",
             type=WEBHOOK_REDIRECT,

@@ -3,7 +3,13 @@
 Journeys name secrets; values come from the worker's settings (`JOURNEY_SECRETS`) here, inside
 the activity, so they never enter workflow history. Errors name the secret, never its value,
 and `redact` removes a value a receiver echoes back (in a response body or an error snippet)
-before it could reach the activity's result or failure message, which history records.
+before it could reach the activity's result or failure message, which history records;
+`redacted_error` does so for every error the activity raises, in every spelling of the value
+`secret_forms` knows.
+
+A secret goes only to the hosts it is bound to (`JOURNEY_SECRET_HOSTS`, journey/secret_hosts.py),
+whoever wrote the journey or started the run: `check_secret_host` refuses any other host before
+anything is sent, and a secret bound to no host is refused everywhere.
 
 Signatures follow https://www.standardwebhooks.com: `webhook-id` (the effect key, stable across
 retries so receivers can deduplicate), `webhook-timestamp` (unix seconds of the attempt, so
@@ -20,21 +26,29 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from temporalio.exceptions import ApplicationError
 
 from journey.config import Settings
+from journey.secret_hosts import host_allowed
 
 __all__ = [
     "INVALID_SECRET",
     "REDACTED",
+    "SECRET_HOST_REFUSED",
     "SECRET_PREFIX",
     "UNKNOWN_SECRET",
+    "check_secret_host",
+    "configured_values",
     "header_secret",
     "redact",
+    "redacted_error",
     "resolve_secret",
+    "secret_forms",
     "sign",
     "signing_key",
 ]
@@ -42,6 +56,7 @@ __all__ = [
 # ApplicationError types (non-retryable: configuration does not change between attempts).
 UNKNOWN_SECRET = "UnknownSecret"
 INVALID_SECRET = "InvalidSecret"
+SECRET_HOST_REFUSED = "SecretHostRefused"
 
 SECRET_PREFIX = "whsec_"
 REDACTED = "[redacted]"
@@ -72,9 +87,69 @@ def header_secret(settings: Settings, name: str) -> str:
     return value
 
 
+def check_secret_host(name: str, host: str, patterns: Sequence[str]) -> None:
+    """Refuse (non-retryably) to send secret `name` to `host` unless one of its bound host
+    `patterns` matches. Names the secret and the host, never the value."""
+    if host_allowed(host, patterns):
+        return
+    if not patterns:
+        why = "it is bound to no host; add it to JOURNEY_SECRET_HOSTS to send it anywhere"
+    else:
+        why = f"it is bound to {list(patterns)} (JOURNEY_SECRET_HOSTS)"
+    raise ApplicationError(
+        f"secret {name!r} may not be sent to host {host!r}: {why}",
+        type=SECRET_HOST_REFUSED,
+        non_retryable=True,
+    )
+
+
+def configured_values(settings: Settings, names: Iterable[str]) -> list[str]:
+    """The values of those `names` that are configured (an unknown one fails elsewhere, by
+    name): what must be redacted from everything a call with them produces."""
+    return [settings.secrets[name].get_secret_value() for name in names if name in settings.secrets]
+
+
+def secret_forms(value: str) -> set[str]:
+    """The spellings a receiver is likely to echo a secret in: as sent, percent-encoded (in a
+    URL, such as a redirect's Location), JSON-escaped, and for a `whsec_` secret its base64
+    part and its key when that is text."""
+    forms = {value, quote(value), quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    if value.startswith(SECRET_PREFIX):
+        encoded = value[len(SECRET_PREFIX) :]
+        forms.add(encoded)
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+        except (binascii.Error, ValueError):
+            key = ""
+        if key.isascii() and key.isprintable():
+            forms.add(key)
+    return {form for form in forms if form}
+
+
+def redacted_error(error: Exception, secrets: Iterable[str]) -> ApplicationError:
+    """`error` as the ApplicationError to raise instead, its message and details redacted.
+
+    Raise it `from None`: Temporal records an error's causes (messages included) in history,
+    and the worker logs them, so the unredacted original must not travel along. An error that
+    is not an ApplicationError keeps what Temporal would make of it (its class name as the
+    type, retryable)."""
+    if not isinstance(error, ApplicationError):
+        message = redact(f"{type(error).__name__}: {error}", secrets)
+        return ApplicationError(message, type=type(error).__name__)
+    return ApplicationError(
+        redact(error.message, secrets),
+        *redact(list(error.details), secrets),
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+        category=error.category,
+    )
+
+
 def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """`value` (text or decoded JSON) with every occurrence of a secret replaced."""
-    needles = sorted({s for s in secrets if s}, key=len, reverse=True)
+    """`value` (text or decoded JSON) with every occurrence of a secret, in each of its
+    `secret_forms`, replaced."""
+    needles = sorted({form for s in secrets for form in secret_forms(s)}, key=len, reverse=True)
     if not needles:
         return value
     return _redact(value, needles)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from journey.secret_hosts import host_pattern
 
 
 class Settings(BaseSettings):
@@ -110,6 +113,10 @@ class Settings(BaseSettings):
     # Actions. Secrets are referenced by name from journeys and resolved only inside
     # activities, so they never reach workflow history: JOURNEY_SECRETS='{"crm_token": "..."}'.
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # The hosts each secret may be sent to (or sign requests for), e.g.
+    # JOURNEY_SECRET_HOSTS='{"crm_token": ["crm.example.com", "*.crm.example.com"]}'; a secret
+    # without an entry is refused for every host (journey/secret_hosts.py).
+    secret_hosts: dict[str, list[str]] = Field(default_factory=dict)
     # Webhook destinations that the SSRF guard lets through: hostnames or CIDRs.
     webhook_allowlist: list[str] = Field(default_factory=list)
     webhook_max_response_bytes: int = 1024 * 1024
@@ -138,11 +145,21 @@ class Settings(BaseSettings):
     # JOURNEY_AUTH_DISABLED=true and logs a warning at every start.
     jwt_secret: SecretStr | None = None
     jwt_ttl_minutes: int = Field(default=60, gt=0)
+    # The longest lifetime (exp - iat) a JWT may have; longer ones, and ones without `iat`, are
+    # refused. API keys are the long-lived credential.
+    jwt_max_ttl_minutes: int = Field(default=24 * 60, gt=0)
     api_keys: dict[str, str] = Field(default_factory=dict)
     auth_disabled: bool = False
     # Requests per minute per token (429 with Retry-After beyond it); 0 turns the limit off.
     api_rate_limit_per_minute: int = Field(default=600, ge=0)
     api_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Longer request URLs (path and query) get 414, larger header blocks (all header lines
+    # together) 431, before auth and logging: a giant URL would otherwise be a giant log line.
+    api_max_url_bytes: int = Field(default=8 * 1024, ge=1024)
+    api_max_header_bytes: int = Field(default=16 * 1024, ge=4096)
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / -Proto the gateway believes; the
+    # client address keys the failed-auth rate limit, so by default (empty) no header is trusted.
+    api_trusted_proxies: list[str] = Field(default_factory=list)
     # Live streams (api/routes/live.py): how often a journey's WebSocket looks for new runs,
     # and how many runs one socket follows. (The SSE keep-alive is FastAPI's own, every 15 s.)
     stream_poll_seconds: float = Field(default=1.0, gt=0)
@@ -189,6 +206,36 @@ class Settings(BaseSettings):
     # How long `journey dev` waits for a server the settings name (JOURNEY_TEMPORAL_ADDRESS,
     # JOURNEY_KAFKA_BOOTSTRAP, ...) before it stops and names it.
     external_wait_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("secret_hosts")
+    @classmethod
+    def _check_secret_hosts(
+        cls, bindings: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        """Only configured secrets can be bound (a typo would leave the real one unusable);
+        patterns are stored in the canonical form hosts are compared in."""
+        unknown = sorted(set(bindings) - set(info.data.get("secrets", {})))
+        if unknown:
+            raise ValueError(f"secrets {unknown} are not configured in JOURNEY_SECRETS")
+        return {name: [host_pattern(p) for p in patterns] for name, patterns in bindings.items()}
+
+    @field_validator("jwt_max_ttl_minutes")
+    @classmethod
+    def _check_jwt_max_ttl(cls, maximum: int, info: ValidationInfo) -> int:
+        ttl = info.data.get("jwt_ttl_minutes")
+        if ttl is not None and ttl > maximum:
+            raise ValueError(f"jwt_ttl_minutes ({ttl}) exceeds jwt_max_ttl_minutes ({maximum})")
+        return maximum
+
+    @field_validator("api_trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from None
+        return proxies
 
     @field_validator("payload_key_id")
     @classmethod

@@ -2,12 +2,17 @@
 
 Starting reserves the `workflow_executions` row first (keyed by the `Idempotency-Key`, or a
 random key), then starts the Temporal run under an id built from the same key, so a repeated
-request is deduplicated twice: by the unique index and by Temporal's workflow id. The run
+request is deduplicated twice: by the unique index and by Temporal's workflow id. Keys are
+unique per journey, not per caller; the row keeps a fingerprint of the request (body, journey,
+caller), and the key sent with any other request is refused (422) rather than answered with
+a run that is not the sender's. The run
 itself mirrors its end into the row (activities/executions.py).
 
 Inline documents (`/execute`) are stored as a journey row named `adhoc: <name>` with status
 `archived`: the row satisfies the executions foreign key and keeps the exact document the run
 used, while `archived` keeps it out of triggers and `/start` (only `active` journeys start).
+Running a document of one's own needs the editor role, as storing one does; starting a stored
+journey (`/start`) needs operator.
 
 The handlers are async because they await Temporal; their database work is synchronous
 (SQLModel) and runs in the threadpool, never on the event loop, where one slow query would
@@ -29,7 +34,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.auth import Role, require_role
+from api.auth import Principal, PrincipalDep, Role, require_role
 from api.deps import StateDep
 from api.schemas.executions import (
     CancelAllResult,
@@ -74,6 +79,24 @@ def _ensure_user(session: Session, journey: Workflow, user_id: str) -> None:
     session.commit()
 
 
+class KeyReused(HTTPException):
+    """The Idempotency-Key of an earlier, different request (IETF Idempotency-Key draft)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "this Idempotency-Key was already used for a different request (another body, "
+            "journey or caller); send a new key for a new request",
+        )
+
+
+def _earlier(row: WorkflowExecution, fingerprint: str) -> ExecutionOut:
+    """The answer to a repeated key: the earlier run, only if the request is the same one."""
+    if row.request_fingerprint != fingerprint:  # NULL (a trigger's or an older row) never is
+        raise KeyReused()
+    return ExecutionOut.of(row)
+
+
 @dataclass
 class _Reserved:
     """A new execution row, not started yet."""
@@ -83,10 +106,16 @@ class _Reserved:
 
 
 def _reserve(
-    state: StateDep, journey_id: uuid.UUID, body: StartRequest, key: str, *, only_active: bool
+    state: StateDep,
+    journey_id: uuid.UUID,
+    body: StartRequest,
+    key: str,
+    fingerprint: str,
+    *,
+    only_active: bool,
 ) -> ExecutionOut | _Reserved:
-    """The database half before the start (blocking): the earlier execution under `key`, or a
-    new reserved row."""
+    """The database half before the start (blocking): the earlier execution under `key` (if
+    this is the same request: `fingerprint`), or a new reserved row."""
     with state.session_factory() as session:
         journey = _journey(session, journey_id)
         if only_active and journey.status != "active":
@@ -95,7 +124,7 @@ def _reserve(
             )
         existing = executions.find_by_key(session, workflow_id=journey.id, idempotency_key=key)
         if existing is not None:
-            return ExecutionOut.of(existing)
+            return _earlier(existing, fingerprint)
         snapshot = snapshot_of(journey)
         # A journey limited to stages (restrict_to_stages); an unknown user it would not create
         # is left to _ensure_user's 404.
@@ -108,10 +137,9 @@ def _reserve(
         temporal_id = journey_workflow_id(snapshot.journey_id, body.user_id, key)
         row, new = executions.reserve(
             session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
-            idempotency_key=key, variables=body.variables,
+            idempotency_key=key, variables=body.variables, request_fingerprint=fingerprint,
         )  # fmt: skip
-        reserved = ExecutionOut.of(row)
-        return _Reserved(reserved, snapshot) if new else reserved
+        return _Reserved(ExecutionOut.of(row), snapshot) if new else _earlier(row, fingerprint)
 
 
 def _forget(state: StateDep, execution_id: uuid.UUID) -> None:
@@ -134,11 +162,18 @@ async def _start(
     key: str | None,
     response: Response,
     *,
+    caller: Principal,
     only_active: bool,
 ) -> ExecutionOut:
     key = key or uuid.uuid4().hex
+    fingerprint = executions.request_fingerprint(
+        route="execute" if isinstance(body, ExecuteRequest) else "start",
+        journey_id=journey_id,
+        caller=caller.subject,
+        body=body.model_dump(mode="json"),
+    )
     reserved = await run_in_threadpool(
-        _reserve, state, journey_id, body, key, only_active=only_active
+        _reserve, state, journey_id, body, key, fingerprint, only_active=only_active
     )
     if isinstance(reserved, ExecutionOut):
         return reserved
@@ -169,9 +204,15 @@ async def _start(
         return row.model_copy(update={"status": "running", "temporal_run_id": run_id})
 
 
-@router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.operator)])
+# Editor, like creating a journey: an inline document does whatever its nodes say (profile
+# writes, webhooks, events), while an operator only starts journeys an editor wrote.
+@router.post("/execute", response_model=ExecutionOut, dependencies=[require_role(Role.editor)])
 async def execute(
-    body: ExecuteRequest, state: StateDep, response: Response, key: IdempotencyKey = None
+    body: ExecuteRequest,
+    state: StateDep,
+    response: Response,
+    caller: PrincipalDep,
+    key: IdempotencyKey = None,
 ) -> ExecutionOut:
     """Validate an inline document and run it once for a user (ad-hoc runs, tests)."""
     result = validate_journey(body.document)
@@ -185,7 +226,7 @@ async def execute(
         status="archived",
     )
     await run_in_threadpool(_save, state, row)
-    return await _start(state, row.id, body, key, response, only_active=False)
+    return await _start(state, row.id, body, key, response, caller=caller, only_active=False)
 
 
 def _save(state: StateDep, row: Workflow) -> None:
@@ -202,11 +243,13 @@ async def start(
     body: StartRequest,
     state: StateDep,
     response: Response,
+    caller: PrincipalDep,
     key: IdempotencyKey = None,
 ) -> ExecutionOut:
-    """Start the journey's current version for a user; 200 with the earlier execution when
-    the `Idempotency-Key` was used before, 201 for a new one."""
-    return await _start(state, journey_id, body, key, response, only_active=True)
+    """Start the journey's current version for a user; 201 for a new run, 200 with the
+    earlier execution when the `Idempotency-Key` was used before for this same request (body
+    and caller), 422 when it was used for another one."""
+    return await _start(state, journey_id, body, key, response, caller=caller, only_active=True)
 
 
 def _open_rows(session: Session, journey_id: uuid.UUID, limit: int | None) -> list[str]:

@@ -31,6 +31,7 @@ __all__ = [
     "configure_logging",
     "event_scope",
     "log_handler",
+    "quiet_wire_loggers",
 ]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -101,6 +102,19 @@ def log_handler(log_format: str, stream: IO[str] | None = None) -> logging.Handl
     return handler
 
 
+# Loggers that write raw wire data at DEBUG: httpcore traces whole response headers and quotes
+# malformed ones, i.e. whatever a webhook receiver sends (a secret it echoes back, say).
+WIRE_LOGGERS = ("httpcore",)
+
+
+def quiet_wire_loggers() -> None:
+    """Keep the wire loggers at INFO whatever the level: what they would add is the data that
+    Journey's own messages redact (activities/webhook_secrets.py)."""
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def configure_logging(level: str, log_format: str = "text") -> None:
     """The root logger of a service process (a no-op when logging is already configured)."""
     logging.basicConfig(level=level.upper(), handlers=[log_handler(log_format)])
+    quiet_wire_loggers()

@@ -1,4 +1,5 @@
-"""Building the webhook activity for tests: settings with secrets and allowlist, a real ledger.
+"""Building the webhook activity for tests: settings with secrets (bound to the receivers' host)
+and allowlist, a real ledger.
 
 The activity gets what the worker gives it: an httpx client, Settings and an effect ledger on
 the test's migrated SQLite database (`journey_env`). Settings are copied from `journey_env` with
@@ -36,12 +37,17 @@ SECRETS = {
 }
 
 
+# Every secret is bound to the receivers' host (JOURNEY_SECRET_HOSTS): unbound, none is sent.
+SECRET_HOSTS = {name: ["127.0.0.1"] for name in SECRETS}
+
+
 def webhook_settings(
     base: Settings, *, allowlist: Sequence[str] = ("127.0.0.1",), **overrides: Any
 ) -> Settings:
     values: dict[str, Any] = {
         "webhook_allowlist": list(allowlist),
         "secrets": {name: SecretStr(value) for name, value in SECRETS.items()},
+        "secret_hosts": SECRET_HOSTS,
     }
     values.update(overrides)
     return base.model_copy(update=values)

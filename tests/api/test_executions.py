@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import api.routes.executions as routes
 from api.auth import Role, create_token
+from journey.config import Settings
 from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
 from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
 from journey.kafka import ensure_topics
@@ -47,9 +48,13 @@ def waiting(outcome: str = "bought", **extra: Any) -> dict[str, Any]:
 
 @dataclass
 class Api:
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # sends an operator's token unless told otherwise
     sessions: SessionFactory
     temporal: Client
+    settings: Settings
+
+    def bearer(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {create_token(self.settings, subject='t', role=role)}"}
 
     def journey(self, document: dict[str, Any], *, status: str = "active") -> str:
         with self.sessions() as session:
@@ -117,7 +122,7 @@ async def api(
             api_client_for(settings) as http,
         ):
             http.headers["Authorization"] = f"Bearer {token}"
-            yield Api(http, sessions, journey_env.temporal_client)
+            yield Api(http, sessions, journey_env.temporal_client, settings)
     finally:
         engine.dispose()
 
@@ -213,13 +218,14 @@ async def test_cancelling_one_execution(api: Api) -> None:
 
 async def test_execute_validates_then_runs_an_inline_document(api: Api) -> None:
     api.user("u1")
+    editor = api.bearer(Role.editor)  # running a document of one's own is an editor's right
     invalid = await api.http.post(
-        "/api/workflows/execute", json={"user_id": "u1", "document": {"name": "x"}}
+        "/api/workflows/execute", json={"user_id": "u1", "document": {"name": "x"}}, headers=editor
     )
     assert invalid.status_code == 422
     inline = {"name": "inline", "start": "done", "nodes": [{"id": "done", "type": "end"}]}
     started = await api.http.post(
-        "/api/workflows/execute", json={"user_id": "u1", "document": inline}
+        "/api/workflows/execute", json={"user_id": "u1", "document": inline}, headers=editor
     )
     assert started.status_code == 201, started.text
     row = await api.until(started.json()["id"], "completed")

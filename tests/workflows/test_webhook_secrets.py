@@ -3,7 +3,7 @@
 The point is where secrets are *not*: the run's history (everything Temporal stores, what the
 web UI shows) must not contain either value, while the receiver still gets the header and a
 signature that the reference `standardwebhooks` package verifies. The worker gets its own
-settings with the secrets and with the receiver's 127.0.0.1 allowlisted.
+settings with the secrets bound to, and the SSRF allowlist opened for, the receiver's 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 from temporalio.testing import WorkflowEnvironment
 
-from tests.activities.webhook_helpers import CRM_TOKEN, SECRETS
+from tests.activities.webhook_helpers import CRM_TOKEN, SECRET_HOSTS, SECRETS
 from tests.harness.env import JourneyEnv
 from tests.workflows.conftest import JourneyRunner, runner_on
 
@@ -44,6 +44,7 @@ async def secret_runner(
     settings = journey_env.settings.model_copy(
         update={
             "secrets": {name: SecretStr(value) for name, value in SECRETS.items()},
+            "secret_hosts": SECRET_HOSTS,
             "webhook_allowlist": ["127.0.0.1"],
         }
     )
