@@ -39,7 +39,13 @@ from activities.contracts import (
     SendEmailResult,
     TemplateContext,
 )
-from activities.rendering import RenderLimits, render_html, render_text
+from activities.rendering import (
+    RenderLimits,
+    in_render_thread,
+    render_html,
+    render_text,
+    render_text_async,
+)
 from journey.config import Settings
 from journey.ledger import DeliveryRecord, Ledger
 from journey.telemetry.tracing import tracer
@@ -126,12 +132,13 @@ class EmailActivities:
         reason = opt_out_reason(context, self._settings.email_opt_out_attribute)
         if reason is not None:
             return _suppressed(message_id, reason)
-        to = render_text(request.to, context, limits=self._limits).strip()
+        to = (await render_text_async(request.to, context, limits=self._limits)).strip()
         recipient = is_valid_address(to)
         if recipient is None:
             return _suppressed(message_id, f"invalid recipient {to!r}" if to else "empty recipient")
 
-        message = self._build_message(request, to=to, message_id=message_id)
+        # Renders the sender, subject and bodies: on the render threads, never on the loop.
+        message = await in_render_thread(self._build_message, request, to=to, message_id=message_id)
         sender = parseaddr(str(message["From"]))[1] or self._settings.smtp_from
         await self._send(message, sender=sender, recipient=recipient)
         return SendEmailResult(outcome="sent", message_id=message_id, recipients=[recipient])

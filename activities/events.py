@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from temporalio import activity
 
 from activities.contracts import EMIT_EVENT, EmitEventInput, EmitEventResult
-from activities.rendering import RenderLimits, render_text, render_value
+from activities.rendering import RenderLimits, render_value_async
 from journey.config import Settings
 from journey.kafka import produce_json
 from journey.ledger import Ledger
@@ -53,14 +53,17 @@ class EventActivities:
         if recorded is not None:
             return EmitEventResult.model_validate(recorded.result)
         event_id = event_id_for(meta.effect_key)
+        # Type and payload render together, in one hop off the event loop.
+        payload = request.payload if request.payload is not None else {}
+        event_type, properties = await render_value_async(
+            [request.event_type, payload], request.context, limits=self._limits
+        )
         envelope: dict[str, Any] = {
             "id": event_id,
-            "type": render_text(request.event_type, request.context, limits=self._limits),
+            "type": event_type,
             "user_id": meta.user_id,
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "properties": render_value(request.payload, request.context, limits=self._limits)
-            if request.payload is not None
-            else {},
+            "properties": properties,
         }
         topic = self._settings.kafka_emitted_topic
         partition, offset = await produce_json(

@@ -91,6 +91,12 @@ def _rendered_operation(operation: Any, context: Any, limits: RenderLimits | Non
     return rendered
 
 
+def rendered_operations(
+    operations: list[Any], context: Any, limits: RenderLimits | None
+) -> list[Any]:
+    return [_rendered_operation(operation, context, limits) for operation in operations]
+
+
 def _record(session: Session, meta: ActionMeta, kind: str, outcome: str, result: BaseModel) -> None:
     """Add the effect to the ledger in the same transaction as the change it records."""
     Ledger.add_in(
@@ -136,9 +142,8 @@ class ProfileActivities:
     @activity.defn(name=UPDATE_ATTRIBUTES)
     def update_attributes(self, request: UpdateAttributesInput) -> UpdateAttributesResult:
         # Render first: a template error must not leave a transaction (or a lock) open.
-        operations = [
-            _rendered_operation(op, request.context, self._limits) for op in request.operations
-        ]
+        # A sync activity: it runs on the worker's activity threads, not on the event loop.
+        operations = rendered_operations(request.operations, request.context, self._limits)
         meta = request.meta
         with self._session_factory() as session:
             recorded = Ledger.lookup_in(session, meta.effect_key)

@@ -46,7 +46,7 @@ from activities.contracts import (
     CallWebhookInput,
     CallWebhookResult,
 )
-from activities.rendering import RenderLimits, render_text, render_value
+from activities.rendering import RenderLimits, render_value_async
 from activities.ssrf import Allowlist, Destination, DestinationBlocked, DestinationUnresolved
 from activities.ssrf import resolve as resolve_destinations
 from activities.webhook_secrets import (
@@ -128,7 +128,7 @@ class WebhookActivities:
         if recorded is not None and recorded.result is not None:
             return CallWebhookResult.model_validate(recorded.result)
 
-        prepared = self._prepare(request)
+        prepared = await self._prepare(request)
         self._check_secret_hosts(request, prepared.url)
         timeout = request.request_timeout_seconds
         destinations = await self._check(prepared, timeout)
@@ -160,21 +160,28 @@ class WebhookActivities:
         # A concurrent attempt that recorded first wins, so every caller sees one result.
         return CallWebhookResult.model_validate(stored.result) if stored.result else result
 
-    def _prepare(self, request: CallWebhookInput) -> _Prepared:
-        """Render templates and resolve secrets; nothing is sent yet, so errors send nothing."""
-        context, limits = request.context, self._limits
-        url = render_text(request.url, context, limits=limits)
-        headers = {
-            render_text(name, context, limits=limits): render_text(value, context, limits=limits)
-            for name, value in request.headers.items()
-        }
-        for name, secret_name in request.secret_headers.items():
-            value = header_secret(self._settings, secret_name)
+    async def _prepare(self, request: CallWebhookInput) -> _Prepared:
+        """Render templates and resolve secrets; nothing is sent yet, so errors send nothing.
+
+        Every template of the request (URL, header names and values, body) renders in one hop
+        to the render threads, off the event loop; a request without templates makes none."""
+        templates = [
+            request.url,
+            list(request.headers.items()),
+            list(request.secret_headers),
+            request.body,
+        ]
+        url, plain_headers, secret_header_names, rendered = await render_value_async(
+            templates, request.context, limits=self._limits
+        )
+        headers: dict[str, str] = dict(plain_headers)
+        for name, secret_name in zip(
+            secret_header_names, request.secret_headers.values(), strict=True
+        ):
             # The value is never rendered: a secret is not a template.
-            headers[render_text(name, context, limits=limits)] = value
+            headers[name] = header_secret(self._settings, secret_name)
         content: bytes | None = None
         if request.body is not None:
-            rendered = render_value(request.body, context, limits=limits)
             content = json.dumps(rendered, default=str).encode()
             if not any(name.lower() == "content-type" for name in headers):
                 headers["Content-Type"] = "application/json"

@@ -56,9 +56,14 @@ from activities.contracts import (
     UserSnapshot,
 )
 from activities.events import event_id_for
-from activities.profiles import _rendered_operation
+from activities.profiles import rendered_operations
 from activities.registry import activity_name
-from activities.rendering import RenderLimits, render_text, render_value
+from activities.rendering import (
+    RenderLimits,
+    in_render_thread,
+    render_text_async,
+    render_value_async,
+)
 from activities.webhook import WebhookActivities
 from dsl.stages import LIFECYCLE_STAGES
 from journey.config import Settings
@@ -166,9 +171,9 @@ class Recorder:
     async def update_attributes(self, request: UpdateAttributesInput) -> UpdateAttributesResult:
         meta = request.meta
         try:
-            operations = [
-                _rendered_operation(op, request.context, self._limits) for op in request.operations
-            ]
+            operations = await in_render_thread(
+                rendered_operations, request.operations, request.context, self._limits
+            )
             updated = apply_operations(self.user.attributes, operations)
         except ApplicationError as err:
             self._failed(meta, "update_attributes", err, operations=request.operations)
@@ -230,12 +235,13 @@ class Recorder:
         # Secrets are never resolved here: the answer shows which one would be sent.
         plain = request.model_copy(update={"secret_headers": {}, "signing_secret": None})
         try:
-            prepared = self._webhook._prepare(plain)
+            prepared = await self._webhook._prepare(plain)
         except ApplicationError as err:
             self._failed(meta, "webhook", err, method=request.method, url=request.url)
         headers = dict(prepared.headers)
         for name, secret in request.secret_headers.items():
-            headers[render_text(name, request.context, limits=self._limits)] = f"<secret {secret}>"
+            rendered = await render_text_async(name, request.context, limits=self._limits)
+            headers[rendered] = f"<secret {secret}>"
         details: dict[str, Any] = {"method": prepared.method, "url": prepared.url,
                                    "headers": headers}  # fmt: skip
         if prepared.content is not None:
@@ -260,11 +266,9 @@ class Recorder:
     async def emit_event(self, request: EmitEventInput) -> EmitEventResult:
         meta, context, limits = request.meta, request.context, self._limits
         try:
-            event_type = render_text(request.event_type, context, limits=limits)
-            properties = (
-                render_value(request.payload, context, limits=limits)
-                if request.payload is not None
-                else {}
+            payload = request.payload if request.payload is not None else {}
+            event_type, properties = await render_value_async(
+                [request.event_type, payload], context, limits=limits
             )
         except ApplicationError as err:
             self._failed(meta, "emit_event", err, event_type=request.event_type)

@@ -8,7 +8,14 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import TEMPLATE_ERROR
-from activities.rendering import RenderLimits, render_html, render_text, render_value
+from activities.rendering import (
+    RenderLimits,
+    render_html,
+    render_text,
+    render_text_async,
+    render_value,
+    render_value_async,
+)
 from journey.config import Settings
 from tests.activities.helpers import assert_non_retryable, make_context
 
@@ -106,7 +113,7 @@ def test_size_cap_is_passed_in() -> None:
 
 
 def test_silent_loops_stop_at_the_time_cap() -> None:
-    # Prints nothing, so only the clock inside `range` can stop it (10^8 iterations).
+    # Prints nothing and calls nothing (10^8 iterations): the watchdog stops it in its thread.
     source = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
     with pytest.raises(ApplicationError) as info:
         render_text(source, make_context(), limits=RenderLimits(max_render_seconds=0.05))
@@ -148,3 +155,28 @@ def test_range_still_behaves_like_a_sequence() -> None:
         "{{ range(10)[2] }} {{ range(4) | sum }} {{ 'ab' * 2 }} {{ 2 ** 10 }}"
     )
     assert render_text(source, make_context()) == "2,1,0 5 True 2 6 abab 1024"
+
+
+def test_everyday_methods_and_filters_still_render() -> None:
+    # The sandbox allowlists methods and wraps every filter; ordinary templates must not notice.
+    context = make_context(vars={"items": ["b", "a"], "price": 3.5, "text": "a\nb"})
+    source = (
+        "{{ user.attributes.name.upper() }} {{ user.email.split('@')[1] }} "
+        "{{ user.attributes.plan | title }} {{ vars['items'] | sort | join(', ') }} "
+        "{{ '%05.1f' % vars.price }} {{ '{:>4}'.format(vars['items'] | length) }} "
+        "{{ 'x'.center(5, '*') }} {{ vars.text | indent(2) | replace('\n', '|') }} "
+        "{{ user.attributes.get('plan') }} {{ [1, 2] + [3] }} {{ 'a' ~ 1 }} "
+        "{{ vars['items'] | tojson }} {{ 'ab' | replace('', '-') }}"
+    )
+    assert render_text(source, context) == (
+        'ADA example.com Pro a, b 003.5    2 **x** a|  b pro [1, 2, 3] a1 ["b", "a"] -a-b-'
+    )
+
+
+async def test_async_renders_run_off_the_loop_and_plain_values_skip_it() -> None:
+    context = make_context()
+    assert await render_text_async("{{ user.id }}", context) == "u1"
+    assert await render_value_async({"a": ["{{ user.id }}", 3]}, context) == {"a": ["u1", 3]}
+    assert await render_value_async({"a": ("plain",)}, context) == {"a": ["plain"]}
+    with pytest.raises(RuntimeError, match="must not render on an event loop thread"):
+        render_text("{{ user.id }}", context)
