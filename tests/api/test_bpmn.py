@@ -1,8 +1,8 @@
-"""BPMN import and export through the gateway, and the README's walk-through on a real worker.
+"""BPMN import and export through the gateway, and the docs' walk-through on a real worker.
 
 The definition tests run on both databases with Temporal and Kafka pointing nowhere (the
-definitions routes never touch them); the last test imports examples/bpmn/welcome.bpmn as the
-README shows and runs it on the dev server with a real worker, SMTP server and database.
+definitions routes never touch them); the last test imports examples/bpmn/welcome.bpmn as
+docs/journeys.md shows and runs it on the dev server with a real worker, SMTP server and database.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ async def test_export_writes_any_journey_and_each_version(
     assert (await editor.get(f"/api/workflows/{uuid.uuid4()}/bpmn")).status_code == 404
 
 
-# --- the README walk-through on a real worker ------------------------------------------------
+# --- the docs/journeys.md walk-through on a real worker ---------------------------------------
 
 
 @pytest_asyncio.fixture
@@ -240,7 +240,7 @@ async def _until(check: Any, what: str) -> Any:
 async def test_the_modeler_file_becomes_a_running_journey(
     gateway: tuple[httpx.AsyncClient, Any], journey_env: JourneyEnv
 ) -> None:
-    """The README's steps: import, activate, start, the first wait, the event, the outcome.
+    """docs/journeys.md's steps: import, activate, start, the first wait, the event, the outcome.
     `ada` has no profile (the diagram sets create_missing_profile); `bob` has one with an
     address, so his welcome email is really sent."""
     http, sessions = gateway

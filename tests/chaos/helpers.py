@@ -8,7 +8,7 @@ Effects are counted where they land, by effect key (`<run id>:<node id>:<visit>`
 - database effects in the `deliveries` ledger, and in the data itself: every run increments
   its own user's counter once, so a counter above 1 is an update applied twice.
 
-Email and webhooks are at least once (README, "What each action guarantees"): a crash between
+Email and webhooks are at least once (docs/guarantees.md): a crash between
 the receiver's answer and the ledger write repeats the call *with the same key*, which the
 receiver deduplicates. So the scenarios assert exactly one distinct key per run and action
 (nothing lost, nothing sent under a second key) and report repeated deliveries of a key.
