@@ -34,14 +34,14 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, ParamSpec, TypeVar, cast
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import TEMPLATE_ERROR, TemplateContext
-from dsl.templates import JourneySandbox, compile_template, is_template
+from dsl.templates import JourneySandbox, cached_while_short, compile_template, is_template
 from journey.config import Settings
 
 __all__ = [
@@ -218,7 +218,7 @@ def _html_environment() -> JourneySandbox:
     return JourneySandbox(undefined=StrictUndefined, autoescape=True)
 
 
-@lru_cache(maxsize=512)
+@cached_while_short
 def _compile_html(source: str) -> Template:
     return _html_environment().from_string(source)
 

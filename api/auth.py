@@ -57,11 +57,24 @@ def _secret(settings: Settings) -> str:
     return settings.jwt_secret.get_secret_value()
 
 
+class TokenTooLong(ValueError):
+    """A lifetime beyond `jwt_max_ttl_minutes`: the gateway would refuse such a token."""
+
+
+def max_token_lifetime(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.jwt_max_ttl_minutes)
+
+
 def create_token(
     settings: Settings, *, subject: str, role: Role, ttl: timedelta | None = None
 ) -> str:
     now = datetime.now(UTC)
     lifetime = timedelta(minutes=settings.jwt_ttl_minutes) if ttl is None else ttl
+    if lifetime > max_token_lifetime(settings):
+        raise TokenTooLong(
+            f"a lifetime of {lifetime} exceeds the maximum of {settings.jwt_max_ttl_minutes} "
+            "minutes (JOURNEY_JWT_MAX_TTL_MINUTES); use an API key for a long-lived credential"
+        )
     claims = {"sub": subject, "role": role.name, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
 
@@ -92,16 +105,33 @@ def principal_for(settings: Settings, token: str) -> Principal:
         raise AuthError("invalid token")
     try:
         claims = jwt.decode(
-            token, _secret(settings), algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            _secret(settings),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("token expired") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthError(f"token has no {exc.claim!r} claim") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("invalid token") from exc
+    _check_lifetime(settings, claims)
     role_claim = claims.get("role")
     if not isinstance(role_claim, str) or role_claim not in Role.__members__:
         raise AuthError("token has no valid role claim")
     return Principal(subject=str(claims["sub"]), role=Role[role_claim], token_kind="jwt")
+
+
+def _check_lifetime(settings: Settings, claims: dict[str, Any]) -> None:
+    """A signed token is only as safe as its lifetime: one valid for years cannot be revoked
+    by waiting. PyJWT has checked that both claims convert with int()."""
+    lifetime_seconds = int(claims["exp"]) - int(claims["iat"])  # no timedelta: may overflow
+    if lifetime_seconds > max_token_lifetime(settings).total_seconds():
+        raise AuthError(
+            f"token lifetime (exp - iat) exceeds the maximum of "
+            f"{settings.jwt_max_ttl_minutes} minutes"
+        )
 
 
 def log_auth_warnings(settings: Settings) -> None:

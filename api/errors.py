@@ -2,7 +2,8 @@
 
 Clients, and the schemathesis run, rely on one error shape whatever failed: routing (404/405),
 auth (401/403), rate limits (429), conflicts (409), request validation (422), a journey that
-does not validate (422 with every DSL problem), malformed JSON (400) and oversized bodies (413).
+does not validate (422 with every DSL problem), malformed JSON (400), non-standard JSON (422),
+oversized bodies (413), URLs (414) and headers (431) (the last three: api/guards.py).
 `install_error_handlers` registers all of them; the last-resort handler logs the exception and
 answers a 500 problem without internals.
 """
@@ -39,9 +40,11 @@ _SLUGS = {
     405: "method-not-allowed",
     409: "conflict",
     413: "payload-too-large",
+    414: "url-too-long",
     415: "unsupported-media-type",
     422: "validation-error",
     429: "rate-limited",
+    431: "headers-too-large",
     500: "internal-error",
 }
 

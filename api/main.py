@@ -12,6 +12,7 @@ from api.audit import AuditMiddleware
 from api.auth import log_auth_warnings
 from api.deps import AppState
 from api.errors import install_error_handlers
+from api.guards import RequestHeadLimits, StrictJSONBodies
 from api.observability import fastapi_telemetry, install_observability
 from api.routes import (
     audit,
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         telemetry=fastapi_telemetry(observed),
     )
+    # Inside the body limit that install_error_handlers adds (middleware added later wraps
+    # what was added before), so it never buffers more than the limit.
+    app.add_middleware(StrictJSONBodies)
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
     # Request spans and metrics, and /metrics (api/observability.py).
@@ -105,4 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(segments.router)
     app.include_router(users.router)
     app.include_router(metrics.router)
+    # Added last, so outermost: an over-long URL or header block is refused before any other
+    # middleware (CORS, metrics, audit) or route handles or records it.
+    app.add_middleware(
+        RequestHeadLimits,
+        max_url_bytes=observed.api_max_url_bytes,
+        max_header_bytes=observed.api_max_header_bytes,
+    )
     return app

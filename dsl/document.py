@@ -16,6 +16,12 @@ from dsl.common import NodeId, Stage, StrictModel
 from dsl.conditions import Condition
 from dsl.nodes import Node, NodeBase
 
+# The most nodes a submitted journey may have (`validate_journey` refuses more, before any graph
+# rule runs): the largest example has 10, so this is far above any journey people draw, and it
+# bounds what one validation request can cost. Not part of the model: stored documents load as
+# they are.
+MAX_NODES = 1000
+
 
 class JourneyDocument(StrictModel):
     name: str = Field(min_length=1, max_length=255)

@@ -8,6 +8,8 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dsl.common import UserId
+
 
 class EventEnvelope(BaseModel):
     """One customer event. `id` is the dedupe key; `user_id` is also the Kafka message key."""
@@ -16,7 +18,7 @@ class EventEnvelope(BaseModel):
 
     id: str = Field(default_factory=lambda: str(uuid4()), min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")
-    user_id: str = Field(min_length=1, max_length=255)
+    user_id: UserId
     timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
     properties: dict[str, Any] = Field(default_factory=dict)
 

@@ -35,7 +35,7 @@ import re
 import types
 from collections.abc import Callable, Iterable, Sequence, Sized
 from functools import cache, lru_cache, wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, Template, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -43,6 +43,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
+
+T = TypeVar("T")
 
 TEMPLATE_ROOTS = frozenset({"user", "event", "vars", "journey"})
 
@@ -55,6 +57,9 @@ MAX_POWER_BITS = 4_096
 # Characters of a string, or weighted items of a structure, any one operation may produce. Well
 # above the default output cap (100,000), so it only bites on templates that try to explode.
 MAX_VALUE_SIZE = 1_000_000
+# Compiled templates kept, and the longest source kept among them (see `cached_while_short`).
+CACHED_TEMPLATES = 1024
+CACHED_SOURCE_MAX_CHARS = 4096
 # Pretty-printing indentation `tojson` may use (each nesting level repeats it on every line).
 MAX_JSON_INDENT = 16
 
@@ -531,15 +536,30 @@ def template_environment() -> JourneySandbox:
     return JourneySandbox(undefined=StrictUndefined, autoescape=False)
 
 
-# Journeys render the same few templates for every user: compiling is far dearer than
-# rendering, and compiled templates are immutable, so they are shared (thread-safe).
-@lru_cache(maxsize=2048)
+def cached_while_short(function: Callable[[str], T]) -> Callable[[str], T]:
+    """`function` of a template source, cached for sources of at most CACHED_SOURCE_MAX_CHARS.
+
+    Journeys render the same few templates for every user: compiling is far dearer than
+    rendering, and compiled templates are immutable, so they are shared (thread-safe). Real
+    templates are short; a cache keyed on whole sources must not let large documents (validation
+    is open to viewers) pin megabytes per entry, so long sources are compiled every time.
+    """
+    cached = lru_cache(maxsize=CACHED_TEMPLATES)(function)
+
+    @wraps(function)
+    def call(source: str) -> T:
+        return cached(source) if len(source) <= CACHED_SOURCE_MAX_CHARS else function(source)
+
+    return call
+
+
+@cached_while_short
 def compile_template(source: str) -> Template:
     """Compile, raising jinja2.TemplateSyntaxError with the line of the problem."""
     return template_environment().from_string(source)
 
 
-@lru_cache(maxsize=2048)
+@cached_while_short
 def unknown_roots(source: str) -> frozenset[str]:
     """Top-level names a template reads that are not part of the template context."""
     parsed = template_environment().parse(source)

@@ -1,9 +1,10 @@
 """`validate_journey`: every problem of a submitted journey, each located by JSON pointer.
 
-Order of work: the schema (pydantic) first; its errors are converted to pointers into the
-submitted data. Only when the schema is valid do the graph rules (dsl.graph) and the checks
-that need Jinja or the time-zone database run, since they need typed nodes. This is the one
-DSL module besides dsl.templates allowed to import jinja2: the workflow never imports it.
+Order of work: the node count first (over `MAX_NODES` nothing else is checked), then the
+schema (pydantic); its errors are converted to pointers into the submitted data. Only when
+the schema is valid do the graph rules (dsl.graph) and the checks that need Jinja or the
+time-zone database run, since they need typed nodes. This is the one DSL module besides
+dsl.templates allowed to import jinja2: the workflow never imports it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
-from dsl.document import JourneyDocument
+from dsl.document import MAX_NODES, JourneyDocument
 from dsl.durations import duration_problem
 from dsl.graph import check_graph
 from dsl.nodes import UntilTime, is_valid_timezone
@@ -28,6 +29,8 @@ _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 
 def validate_journey(data: Any) -> ValidationResult:
     """Validate parsed JSON; `document` is returned only when there is no problem at all."""
+    if (too_many := _too_many_nodes(data)) is not None:
+        return ValidationResult(problems=[too_many])
     try:
         document = JourneyDocument.model_validate(data)
     except ValidationError as exc:
@@ -46,6 +49,18 @@ def validate_journey(data: Any) -> ValidationResult:
     if problems:
         return ValidationResult(problems=sort_problems(problems))
     return ValidationResult(document=document)
+
+
+def _too_many_nodes(data: Any) -> Problem | None:
+    """Over MAX_NODES, the only problem reported: nothing else is checked."""
+    nodes = data.get("nodes") if isinstance(data, Mapping) else None
+    if not isinstance(nodes, list) or len(nodes) <= MAX_NODES:
+        return None
+    return Problem(
+        path="/nodes",
+        code="too_many_nodes",
+        message=f"the journey has {len(nodes)} nodes; at most {MAX_NODES} are allowed",
+    )
 
 
 def schema_problems(exc: ValidationError, data: Any) -> list[Problem]:

@@ -117,6 +117,7 @@ def events_send(
     from pydantic import ValidationError
 
     from dsl.events import EventEnvelope
+    from journey.ingest.envelopes import encoded, oversized
     from journey.kafka import make_producer, produce_json
 
     settings = get_settings()
@@ -133,6 +134,9 @@ def events_send(
         errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"journey events send: invalid event: {errors}", err=True)
         raise typer.Exit(2) from exc
+    if (too_large := oversized(len(encoded(envelope)), settings.event_max_bytes)) is not None:
+        typer.echo(f"journey events send: event too large: {too_large}", err=True)
+        raise typer.Exit(2)
     # Quiet client: delivery failures are reported once, below, not as librdkafka log lines.
     ack_timeout = settings.kafka_ack_timeout_seconds
     producer = make_producer(
@@ -167,7 +171,12 @@ def token_create(
         str, typer.Option(help="Who the token is for (the audit log's actor).")
     ] = "cli",
     ttl_minutes: Annotated[
-        int | None, typer.Option(min=1, help="Lifetime; JOURNEY_JWT_TTL_MINUTES by default.")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Lifetime; JOURNEY_JWT_TTL_MINUTES by default, at most "
+            "JOURNEY_JWT_MAX_TTL_MINUTES (the gateway refuses longer-lived tokens).",
+        ),
     ] = None,
 ) -> None:
     """Print a signed JWT for ROLE (signed with JOURNEY_JWT_SECRET)."""
@@ -187,6 +196,15 @@ def token_create(
             err=True,
         )
         raise typer.Exit(1)
+    if ttl_minutes is not None and ttl_minutes > settings.jwt_max_ttl_minutes:
+        typer.echo(
+            f"journey token create: --ttl-minutes {ttl_minutes} exceeds the maximum token "
+            f"lifetime of {settings.jwt_max_ttl_minutes} minutes (JOURNEY_JWT_MAX_TTL_MINUTES); "
+            "the gateway would refuse it. Use an API key (JOURNEY_API_KEYS) for a long-lived "
+            "credential.",
+            err=True,
+        )
+        raise typer.Exit(2)
     ttl = timedelta(minutes=ttl_minutes) if ttl_minutes is not None else None
     typer.echo(create_token(settings, subject=subject, role=Role[role], ttl=ttl))
 

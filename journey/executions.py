@@ -10,6 +10,8 @@ be overwritten back to `running` (`mark_started` only moves a row out of `pendin
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = [
     "mark_started",
     "pending_values",
     "record_outcome",
+    "request_fingerprint",
     "reserve",
 ]
 
@@ -43,6 +46,22 @@ def find_by_key(
     return session.exec(query).first()
 
 
+def request_fingerprint(*, route: str, journey_id: uuid.UUID, caller: str, body: Any) -> str:
+    """What a keyed start request was, as a SHA-256 of its canonical JSON: the route, the
+    journey, who sent it and its (validated, JSON-mode) body. The same key with another
+    fingerprint is another request, which must not get the first one's run (the IETF
+    Idempotency-Key draft answers 422); the caller is part of it so that a key another caller
+    used reveals nothing of their run."""
+    canonical = json.dumps(
+        {"route": route, "journey": str(journey_id), "caller": caller, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def pending_values(
     *,
     journey: Workflow,
@@ -50,6 +69,7 @@ def pending_values(
     temporal_workflow_id: str,
     idempotency_key: str,
     variables: dict[str, Any],
+    request_fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """The values of the row a start reserves before it asks Temporal (see `reserve`)."""
     return {
@@ -60,6 +80,7 @@ def pending_values(
         "status": "pending",
         "variables": variables,
         "idempotency_key": idempotency_key,
+        "request_fingerprint": request_fingerprint,
     }
 
 
@@ -71,12 +92,15 @@ def reserve(
     temporal_workflow_id: str,
     idempotency_key: str,
     variables: dict[str, Any],
+    request_fingerprint: str | None = None,
 ) -> tuple[WorkflowExecution, bool]:
     """Insert the `pending` row of a start, or return the row an earlier start with the same
-    key made. The unique index (workflow_id, idempotency_key) decides races. -> (row, new)"""
+    key made (the caller compares its `request_fingerprint`). The unique index
+    (workflow_id, idempotency_key) decides races. -> (row, new)"""
     row = WorkflowExecution(**pending_values(
         journey=journey, user_id=user_id, temporal_workflow_id=temporal_workflow_id,
         idempotency_key=idempotency_key, variables=variables,
+        request_fingerprint=request_fingerprint,
     ))  # fmt: skip
     session.add(row)
     try:

@@ -81,6 +81,11 @@ def ensure_topics(
             raise KafkaUnavailable(f"could not create topic {name}: {exc}") from exc
 
 
+def json_value(value: dict[str, Any]) -> bytes:
+    """The bytes a JSON message is produced as (what a consumer measures and parses)."""
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
 async def produce_json(
     producer: Producer,
     topic: str,
@@ -99,7 +104,7 @@ async def produce_json(
     ]
     producer.produce(
         topic,
-        json.dumps(value, separators=(",", ":"), default=str).encode(),
+        json_value(value),
         key=key.encode() if key is not None else None,
         headers=all_headers,
         on_delivery=_acknowledge_into(loop, acked),
@@ -150,7 +155,7 @@ async def produce_many(
         acks.append(acked)
         producer.produce(
             topic,
-            json.dumps(value, separators=(",", ":"), default=str).encode(),
+            json_value(value),
             key=key.encode(),
             headers=headers,
             on_delivery=_acknowledge_into(loop, acked),

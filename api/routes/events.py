@@ -1,7 +1,9 @@
 """`POST /api/events`: customer events into Kafka, the same path every other producer uses.
 
 Events are validated here (a bad batch is refused whole, with the path of each bad field, so
-nothing is half-accepted), keyed by user id so one user's events stay ordered on one partition,
+nothing is half-accepted) by the consumer's own rules (the envelope model, and its size limit
+measured on the bytes it will receive: an event the consumer would dead-letter is refused here,
+413), keyed by user id so one user's events stay ordered on one partition,
 and answered only after the brokers acknowledged them (acks=all): a 202 means the event is
 durable and the consumer will see it.
 """
@@ -17,6 +19,7 @@ from api.auth import Role, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_responses
 from dsl.events import EventEnvelope
+from journey.ingest.envelopes import encoded, oversized
 from journey.kafka import ProduceFailed
 from journey.producers import ProducerHolder
 
@@ -58,10 +61,26 @@ def get_producers(request: Request) -> ProducerHolder:
 ProducersDep = Annotated[ProducerHolder, Depends(get_producers)]
 
 
+def check_event_size(event: EventEnvelope, max_bytes: int, where: str = "the event") -> None:
+    """413 for an event the consumer would dead-letter as oversized: the same rule
+    (`event_max_bytes`) on the same bytes."""
+    too_large = oversized(len(encoded(event)), max_bytes)
+    if too_large is not None:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{where} is too large for the events topic: {too_large} "
+            "(JOURNEY_EVENT_MAX_BYTES, as serialized for Kafka)",
+        )
+
+
 async def _publish(
-    state: AppState, producers: ProducerHolder, events: list[EventEnvelope]
+    state: AppState, producers: ProducerHolder, events: list[EventEnvelope], *, batch: bool
 ) -> Accepted:
     settings = state.settings
+    for index, event in enumerate(events):
+        check_event_size(
+            event, settings.event_max_bytes, f"/events/{index}" if batch else "the event"
+        )
     messages = [(event.user_id, event.model_dump(mode="json")) for event in events]
     try:
         # The producer's message timeout (the ack timeout) ends a wait first; this bounds a stall.
@@ -80,7 +99,7 @@ async def _publish(
     "/api/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problem_responses(422, 503),
+    responses=problem_responses(413, 422, 503),
     summary="Publish one event",
 )
 async def publish_event(
@@ -88,18 +107,18 @@ async def publish_event(
     producers: ProducersDep,
     event: Annotated[EventEnvelope, Body(openapi_examples=EVENT_EXAMPLES)],
 ) -> Accepted:
-    return await _publish(state, producers, [event])
+    return await _publish(state, producers, [event], batch=False)
 
 
 @router.post(
     "/api/events/batch",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problem_responses(422, 503),
+    responses=problem_responses(413, 422, 503),
     summary=f"Publish up to {MAX_BATCH} events, all or none",
 )
 async def publish_batch(state: StateDep, producers: ProducersDep, batch: EventBatch) -> Accepted:
-    return await _publish(state, producers, batch.events)
+    return await _publish(state, producers, batch.events, batch=True)
 
 
 # The design documents' name for the same endpoint: one handler, two paths.
@@ -109,7 +128,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problem_responses(422, 503),
+    responses=problem_responses(413, 422, 503),
     summary="Publish one event (the design documents' name for POST /api/events)",
     operation_id="publish_metric_event",
 )

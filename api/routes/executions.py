@@ -36,6 +36,7 @@ from temporalio.service import RPCError
 
 from api.auth import Principal, PrincipalDep, Role, require_role
 from api.deps import StateDep
+from api.errors import InvalidJourney
 from api.schemas.executions import (
     CancelAllResult,
     ExecuteRequest,
@@ -216,9 +217,8 @@ async def execute(
 ) -> ExecutionOut:
     """Validate an inline document and run it once for a user (ad-hoc runs, tests)."""
     result = validate_journey(body.document)
-    if result.document is None:
-        problems = [problem.model_dump() for problem in result.problems]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    if result.document is None:  # every problem, as POST /api/workflows answers them
+        raise InvalidJourney(result.problems)
     row = Workflow(
         name=f"adhoc: {result.document.name}"[:255],
         description="ad-hoc run from POST /api/workflows/execute",

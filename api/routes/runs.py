@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 
 from api.auth import Role, require_role
 from api.deps import StateDep
+from api.routes.events import check_event_size
 from api.schemas.executions import ExecutionDetail, ExecutionOut, ExecutionPage
 from dsl.events import EventEnvelope
 from journey import executions
@@ -136,6 +137,8 @@ async def deliver_event(
     state: StateDep,
 ) -> dict[str, str]:
     """Signal one event to one run, bypassing triggers (the run decides what it waits for)."""
+    # The run keeps the event in its history: no larger than the consumer would deliver.
+    check_event_size(event, state.settings.event_max_bytes)
     row = await run_in_threadpool(execution_row, state, execution_id)
     _open(row)
     if event.user_id != row.user_id:

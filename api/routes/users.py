@@ -41,6 +41,7 @@ from api.schemas.users import (
     transition_examples,
     update_examples,
 )
+from dsl.common import UserId as ValidUserId
 from dsl.conditions import Condition
 from dsl.events import EventEnvelope
 from dsl.stages import LifecycleStage
@@ -69,6 +70,9 @@ CONDITION_HELP = (
 
 
 UserId = Annotated[str, Path(min_length=1, max_length=255, description="The customer's id")]
+# Creating a profile takes only a valid id (dsl.common.UserId: printable, as events and starts);
+# reads, transitions and erasure take any stored id, so an older profile stays reachable.
+NewUserId = Annotated[ValidUserId, Path(description="The customer's id")]
 
 
 def _unknown(user_id: str) -> HTTPException:
@@ -163,7 +167,7 @@ def put_user(
     state: StateDep,
     session: SessionDep,
     principal: Editor,
-    user_id: UserId,
+    user_id: NewUserId,
     body: Annotated[UserUpdate, Body(openapi_examples=update_examples())],
     response: Response,
 ) -> UserPublic:

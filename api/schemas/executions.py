@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dsl.common import UserId
 from journey.db.models import WorkflowExecution
 from workflows.models import StepLogEntry
 
@@ -27,7 +28,7 @@ class StartRequest(BaseModel):
         }
     )
 
-    user_id: str = Field(min_length=1, max_length=255)
+    user_id: UserId
     variables: dict[str, Any] = Field(default_factory=dict)
     entry_event: dict[str, Any] | None = None
 

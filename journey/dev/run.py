@@ -46,16 +46,22 @@ def banner(settings: Settings) -> Panel:
     return Panel("\n".join(lines), title="Journey is running", border_style="green")
 
 
+def _duration(ttl: timedelta) -> str:
+    minutes = int(ttl.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
 def token_lines(settings: Settings) -> list[str]:
     """The admin token and a curl using it, printed outside the panel so nothing wraps them."""
-    from api.auth import Role, create_token
+    from api.auth import Role, create_token, max_token_lifetime
 
     if settings.auth_disabled:
         return ["Auth is DISABLED (JOURNEY_AUTH_DISABLED=true): no token needed.", ""]
-    token = create_token(settings, subject="dev-admin", role=Role.admin, ttl=DEV_TOKEN_TTL)
-    hours = int(DEV_TOKEN_TTL.total_seconds() // 3600)
+    # Never longer than the gateway accepts (JOURNEY_JWT_MAX_TTL_MINUTES).
+    ttl = min(DEV_TOKEN_TTL, max_token_lifetime(settings))
+    token = create_token(settings, subject="dev-admin", role=Role.admin, ttl=ttl)
     return [
-        f"Admin token (valid {hours} h; more with `journey token create --role ROLE`,",
+        f"Admin token (valid {_duration(ttl)}; more with `journey token create --role ROLE`,",
         f"JOURNEY_JWT_SECRET is in {settings.data_dir}/jwt-secret unless you set it):",
         f"  {token}",
         "Try it:",

@@ -1,5 +1,10 @@
 """Kafka messages to event envelopes, or a named reason why a message is poison.
 
+The rules here (size, JSON object, envelope model) are the only ones the consumer applies to a
+message; everything that accepts events for it (`POST /api/events`, `journey events send`, a
+run's events endpoint) applies the same ones, through the same functions, so nothing is accepted
+that the consumer would then dead-letter.
+
 Envelopes produced without an `id` get `topic:partition:offset`, and without a `timestamp`
 the broker's timestamp: both are the same on every redelivery, so deduplication and the
 workflow ids derived from them hold for producers that send neither (e.g. kcat scripts).
@@ -7,7 +12,6 @@ workflow ids derived from them hold for producers that send neither (e.g. kcat s
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +19,8 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from pydantic import ValidationError
 
 from dsl.events import EventEnvelope
+from journey.kafka import json_value
+from journey.strict_json import strict_loads
 
 POISON_KINDS = ("empty", "oversized", "not_json", "invalid_envelope", "processing_failed")
 
@@ -26,6 +32,19 @@ class PoisonMessage(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+
+def encoded(envelope: EventEnvelope) -> bytes:
+    """The message value Journey's producers send for an envelope: the bytes the consumer's
+    size limit applies to."""
+    return json_value(envelope.model_dump(mode="json"))
+
+
+def oversized(size: int, max_bytes: int) -> str | None:
+    """Why a message value of `size` bytes is too large (`event_max_bytes`), or None."""
+    if size <= max_bytes:
+        return None
+    return f"{size} bytes; the limit is {max_bytes}"
 
 
 def origin_id(message: Message) -> str:
@@ -50,11 +69,11 @@ def parse_message(message: Message, *, max_bytes: int) -> EventEnvelope:
     raw = message.value()
     if not raw:
         raise PoisonMessage("empty", "the message has no value")
-    if len(raw) > max_bytes:
-        raise PoisonMessage("oversized", f"{len(raw)} bytes; the limit is {max_bytes}")
+    if (too_large := oversized(len(raw), max_bytes)) is not None:
+        raise PoisonMessage("oversized", too_large)
     try:
-        data: Any = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # also: too deep, over-long integers
+        data: Any = strict_loads(raw)
+    except (ValueError, RecursionError) as exc:  # also: NaN, too deep, over-long integers
         raise PoisonMessage("not_json", str(exc)) from None
     if not isinstance(data, dict):
         raise PoisonMessage(

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from dsl.common import UserId
 from dsl.durations import MAX_DURATION, Duration, format_duration
 from dsl.stages import LifecycleStage
 
@@ -41,7 +42,7 @@ class SimulatedUser(_Strict):
     """The profile the run starts with. What `GET /api/users/{id}` answers is accepted as is
     (its timestamps are ignored); the simulated actions change a copy in memory only."""
 
-    id: str = Field(default="simulated-user", min_length=1, max_length=255)
+    id: UserId = "simulated-user"
     email: str | None = Field(default=None, max_length=255)
     current_lifecycle_stage: LifecycleStage = LifecycleStage.ACQUISITION
     attributes: dict[str, JsonValue] = Field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import jwt
 import pytest
@@ -39,7 +40,9 @@ def test_roles_are_ordered() -> None:
 
 
 def _forged(role: str | None, secret: str = SECRET, **claims: object) -> dict[str, str]:
-    body: dict[str, object] = {"sub": "mallory", "exp": 4102444800, **claims}
+    # Dated and short-lived like a real token, so only the flaw each case names is wrong.
+    now = int(time.time())
+    body: dict[str, object] = {"sub": "mallory", "iat": now, "exp": now + 300, **claims}
     if role is not None:
         body["role"] = role
     return {"Authorization": f"Bearer {jwt.encode(body, secret, algorithm='HS256')}"}

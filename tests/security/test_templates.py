@@ -26,6 +26,7 @@ from activities.contracts import TEMPLATE_ERROR, EmitEventInput
 from activities.events import EventActivities
 from activities.rendering import RenderLimits, render_text
 from api.auth import Role
+from dsl.templates import CACHED_SOURCE_MAX_CHARS, compile_template
 from journey.config import Settings
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
 from tests.api.conftest import ApiClientFactory
@@ -256,3 +257,11 @@ async def test_health_answers_while_a_simulation_renders_a_runaway_template(
     assert rendering_when_answered
     assert simulated.status_code == 200, simulated.text
     assert "render time cap exceeded (5s)" in simulated.text
+
+
+def test_long_template_sources_are_not_kept_by_the_compile_cache() -> None:
+    """Validation is open to viewers: documents full of large templates must not pin memory."""
+    short = "{{ user.id }}" + "x" * 10
+    long = "{{ user.id }}" + "x" * CACHED_SOURCE_MAX_CHARS
+    assert compile_template(short) is compile_template(short)
+    assert compile_template(long) is not compile_template(long)

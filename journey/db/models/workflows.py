@@ -84,6 +84,9 @@ class WorkflowExecution(SQLModel, table=True):
     updated_at: datetime | None = timestamp(on_update=True)
     # `Idempotency-Key` of the start request: a repeat returns this execution.
     idempotency_key: str | None = Field(default=None, sa_type=String(255))
+    # Migration 0006: what the keyed request was (journey/executions.py `request_fingerprint`);
+    # the key with another request is refused. NULL: a trigger's start, or an older row.
+    request_fingerprint: str | None = Field(default=None, sa_type=String(64))
     # Migration 0005: whether the journey's `goal` held when the run ended (NULL: no goal, or
     # a run recorded before the column).
     goal_reached: bool | None = Field(default=None, sa_type=Boolean)

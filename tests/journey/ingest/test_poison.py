@@ -59,6 +59,8 @@ POISON: list[tuple[bytes, bytes | None, str]] = [
     (b"missing-type", envelope_json(user_id="ada"), "invalid_envelope"),
     (b"missing-user", envelope_json(type="signup"), "invalid_envelope"),
     (b"numeric-user", envelope_json(type="signup", user_id=42), "invalid_envelope"),
+    # Workflow ids map a NUL to `_`: "ada\x00" would share its runs' ids with "ada_".
+    (b"nul-in-user", envelope_json(type="signup", user_id="ada\x00"), "invalid_envelope"),
     (b"list-properties", envelope_json(type="signup", user_id="ada", properties=["pro"]),
      "invalid_envelope"),
     (b"bad-type-pattern", envelope_json(type="sign up!", user_id="ada"), "invalid_envelope"),
@@ -195,6 +197,8 @@ async def test_every_poison_kind_is_dead_lettered_verbatim_and_the_consumer_goes
     assert {kind for _, _, kind in POISON} == set(POISON_KINDS) - {"processing_failed"}
     assert b"8192" in headers_of(by_key[b"oversized"])["journey-error-detail"]
     assert b"/user_id" in headers_of(by_key[b"numeric-user"])["journey-error-detail"]
+    nul_detail = headers_of(by_key[b"nul-in-user"])["journey-error-detail"]
+    assert b"/user_id" in nul_detail and b"U+0000" in nul_detail
 
 
 async def test_a_message_too_large_for_the_dead_letter_topic_keeps_its_evidence(
