@@ -202,9 +202,14 @@ def test_one_run_per_dedupe_value_or_per_user_for_once() -> None:
     assert trigger_workflow_id("t1", "u1", "evt-2", once=False) != "trigger-t1-u1-evt-1"
 
 
-def test_unsafe_characters_are_replaced() -> None:
+def test_unsafe_characters_are_replaced_and_the_id_stays_unique() -> None:
     made = trigger_workflow_id("t1", "ada lovelace/1", "a#b?c", once=False)
-    assert made == "trigger-t1-ada_lovelace_1-a_b_c"
+    assert made.startswith("trigger-t1-ada_lovelace_1-a_b_c-")
+    assert made == trigger_workflow_id("t1", "ada lovelace/1", "a#b?c", once=False)
+    # Replacing is lossy: users whose ids differ only there must not share a run.
+    assert trigger_workflow_id("t1", "a b", "k", once=True) != trigger_workflow_id(
+        "t1", "a_b", "k", once=True
+    )
     assert trigger_workflow_id("t1", "a.b@c:d-e_f", "k", once=False) == "trigger-t1-a.b@c:d-e_f-k"
 
 

@@ -38,6 +38,7 @@ from journey.kafka import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_events import on_topic, topic_size
 from tests.harness.env import JourneyEnv
+from workflows.ids import journey_workflow_id, trigger_workflow_id
 
 DSL_DIR = str(Path(dsl.__file__).parent)
 PROBLEM_JSON = "application/problem+json"
@@ -314,3 +315,16 @@ async def test_the_api_refuses_unprintable_user_ids_everywhere_it_takes_one(
     profile = await http.put("/api/users/ada%00", json={"attributes": {}}, headers=editor)
     assert profile.status_code == 422, profile.text
     assert topic_size(api_settings) == 0
+
+
+@pytest.mark.parametrize(("one", "other"), [("a b", "a_b"), ("a/b", "a#b"), ("ü", "_")])
+def test_users_whose_ids_differ_only_in_unsafe_characters_get_their_own_runs(
+    one: str, other: str
+) -> None:
+    """Workflow ids replace characters the Temporal UI cannot show with `_`; two users must
+    still never share a run id, so a lossy replacement carries a digest of the exact id."""
+    assert journey_workflow_id("j1", one, "k") != journey_workflow_id("j1", other, "k")
+    assert trigger_workflow_id("t1", one, "e", once=True) != trigger_workflow_id(
+        "t1", other, "e", once=True
+    )
+    assert journey_workflow_id("j1", "ada.l@x:1-2_3", "k") == "journey-j1-ada.l@x:1-2_3-k"
