@@ -1,6 +1,6 @@
 # One image for every Journey service: `journey api` (default), `journey worker`,
 # `journey ingest` and the one-shot `journey db upgrade`. docker-compose.yml picks the command;
-# all configuration comes from JOURNEY_* environment variables (journey/config.py).
+# all configuration comes from JOURNEY_* environment variables (journey/core/config.py).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

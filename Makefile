@@ -23,9 +23,11 @@ run: $(STAMP)
 
 test: $(STAMP) lint typecheck pytest
 
+# ruff, then the package map's import contracts (pyproject.toml: [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -16,25 +16,25 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import Worker
 
-import journey.metrics.jobs  # noqa: F401 - registers the metrics and maintenance schedules
 from activities.executions import ExecutionActivities
 from activities.journeys import JourneyActivities
 from activities.metrics import MetricsActivities
 from activities.registry import activity_name, build_action_activities
 from activities.segments import SegmentActivities
 from activities.stack_check import StackCheckActivities
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.kafka import make_producer
-from journey.runtime import announce_ready, stop_event_on_signals
-from journey.schedules import ensure_schedules
-from journey.segments.jobs import SEGMENT_REFRESH  # noqa: F401 - registers its schedule
-from journey.telemetry.temporal import metrics_runtime
-from journey.telemetry.tracing import instrument_http_client
-from journey.temporal_client import connect_with_retry
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.kafka.clients import make_producer
+from journey.core.runtime import announce_ready, stop_event_on_signals
+from journey.core.telemetry.temporal import metrics_runtime
+from journey.core.telemetry.tracing import instrument_http_client
+from journey.core.temporal.client import connect_with_retry
+from journey.core.temporal.sandbox import workflow_runner
+from journey.core.temporal.schedules import ScheduledJob, ensure_schedules
+from journey.services.metrics.jobs import MAINTENANCE_JOB, ROLLUP_JOB
+from journey.services.segments.jobs import SEGMENT_REFRESH
 from workflows.journey import JourneyWorkflow
 from workflows.maintenance import MaintenanceWorkflow, MetricsRollupWorkflow
 from workflows.segments import SegmentRefreshWorkflow
@@ -48,6 +48,8 @@ WORKFLOWS: Sequence[type] = (
     MaintenanceWorkflow,
     SegmentRefreshWorkflow,
 )
+# The Schedules `journey worker` keeps in place (journey/core/temporal/schedules.py).
+SCHEDULED_JOBS: Sequence[ScheduledJob] = (SEGMENT_REFRESH, ROLLUP_JOB, MAINTENANCE_JOB)
 
 
 def build_activities(
@@ -82,11 +84,6 @@ def _segment_activities(
         segments.list_segments, segments.segment_changes, segments.apply_segment_changes,
         segments.publish_segment_events, segments.renew_segment_memberships,
     ]  # fmt: skip
-
-
-def workflow_runner(settings: Settings) -> WorkflowRunner:
-    """The sandbox re-imports workflow modules for every run; see Settings.workflow_sandbox."""
-    return SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
 @asynccontextmanager
@@ -162,7 +159,7 @@ async def run_worker(settings: Settings) -> None:
     try:
         async with journey_worker(client, settings, make_session_factory(engine)):
             if settings.schedules_enabled:
-                await ensure_schedules(client, settings)
+                await ensure_schedules(client, settings, SCHEDULED_JOBS)
             announce_ready("worker", f"task queue {settings.temporal_task_queue}")
             await stop.wait()
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import ATTRIBUTE_TYPE_ERROR, INVALID_OPERATION
+from journey.contracts.actions import ATTRIBUTE_TYPE_ERROR, INVALID_OPERATION
 
 __all__ = ["OPERATIONS", "apply_operations"]
 

@@ -32,13 +32,6 @@ from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import (
-    EMAIL_REJECTED,
-    SEND_EMAIL,
-    SendEmailInput,
-    SendEmailResult,
-    TemplateContext,
-)
 from activities.rendering import (
     RenderLimits,
     in_render_thread,
@@ -46,9 +39,16 @@ from activities.rendering import (
     render_text,
     render_text_async,
 )
-from journey.config import Settings
-from journey.ledger import DeliveryRecord, Ledger
-from journey.telemetry.tracing import tracer
+from journey.contracts.actions import (
+    EMAIL_REJECTED,
+    SEND_EMAIL,
+    SendEmailInput,
+    SendEmailResult,
+    TemplateContext,
+)
+from journey.core.config import Settings
+from journey.core.ledger import DeliveryRecord, Ledger
+from journey.core.telemetry.tracing import tracer
 
 __all__ = ["EmailActivities", "is_valid_address", "message_id_for", "unsubscribe_url"]
 

@@ -22,11 +22,11 @@ from typing import Any
 from confluent_kafka import Producer
 from temporalio import activity
 
-from activities.contracts import EMIT_EVENT, EmitEventInput, EmitEventResult
 from activities.rendering import RenderLimits, render_value_async
-from journey.config import Settings
-from journey.kafka import produce_json
-from journey.ledger import Ledger
+from journey.contracts.actions import EMIT_EVENT, EmitEventInput, EmitEventResult
+from journey.core.config import Settings
+from journey.core.kafka.clients import produce_json
+from journey.core.ledger import Ledger
 
 __all__ = ["EVENT_ID_NAMESPACE", "EventActivities", "event_id_for"]
 

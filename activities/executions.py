@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.contracts import RECORD_EXECUTION_OUTCOME, ExecutionOutcomeInput
-from journey.db.engine import SessionFactory
-from journey.executions import record_outcome
+from journey.contracts.executions import RECORD_EXECUTION_OUTCOME, ExecutionOutcomeInput
+from journey.core.db.engine import SessionFactory
+from journey.services.runs.executions import record_outcome
 
 
 class ExecutionActivities:

@@ -7,10 +7,10 @@ import uuid
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from journey.db.engine import SessionFactory
-from journey.db.models import Workflow
-from journey.definitions import snapshot_of
-from workflows.models import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
+from journey.contracts.runs import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import Workflow
+from journey.services.definitions import snapshot_of
 
 
 class JourneyActivities:

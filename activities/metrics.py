@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.contracts import (
+from journey.contracts.maintenance import (
     ENSURE_PARTITIONS,
     PURGE_EXPIRED,
     ROLLUP_METRICS_DAY,
@@ -20,10 +20,10 @@ from activities.contracts import (
     RollupDayInput,
     RollupDayResult,
 )
-from journey.db.engine import SessionFactory
-from journey.metrics.partitions import drop_partitions_before, ensure_partitions
-from journey.metrics.retention import purge_batch
-from journey.metrics.rollup import rollup_day
+from journey.core.db.engine import SessionFactory
+from journey.services.metrics.partitions import drop_partitions_before, ensure_partitions
+from journey.services.metrics.retention import purge_batch
+from journey.services.metrics.rollup import rollup_day
 
 
 class MetricsActivities:

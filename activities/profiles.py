@@ -14,9 +14,9 @@ an increment retried after a crash finds the record and is not applied twice. Tw
 racing on one key cannot both commit (the ledger's primary key); the loser's retry returns the
 winner's result.
 
-A stage change is `journey.lifecycle.transition_stage`, the same function the API's transition
-uses. Its `lifecycle.stage_changed` event is published after the commit under an id derived
-from the effect key; a retry that finds the ledger record publishes it again with that id.
+A stage change is `journey.services.lifecycle.transition_stage`, the same function the API's
+transition uses. Its `lifecycle.stage_changed` event is published after the commit under an id
+derived from the effect key; a retry that finds the ledger record publishes it again with that id.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attribute_ops import apply_operations
-from activities.contracts import (
+from activities.rendering import RenderLimits, render_value
+from dsl.events import EventEnvelope
+from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
+from journey.contracts.actions import (
     INVALID_STAGE,
     LIFECYCLE_TRANSITION,
     LOAD_USER,
@@ -45,30 +48,19 @@ from activities.contracts import (
     UpdateAttributesResult,
     UserSnapshot,
 )
-from activities.rendering import RenderLimits, render_value
-from dsl.events import EventEnvelope
-from dsl.stages import LIFECYCLE_STAGES, LifecycleStage
-from journey.db.engine import SessionFactory
-from journey.db.models import User, WorkflowExecution
-from journey.ledger import Ledger
-from journey.lifecycle import (
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import User, WorkflowExecution
+from journey.core.ledger import Ledger
+from journey.services.lifecycle import (
     STAGE_CHANGED_EVENT,
     publish_stage_changed,
     stage_event,
     stage_event_id,
     transition_stage,
 )
+from journey.services.users import snapshot
 
-__all__ = ["STAGE_CHANGED_EVENT", "ProfileActivities", "snapshot"]
-
-
-def snapshot(user: User) -> UserSnapshot:
-    return UserSnapshot(
-        id=user.id,
-        email=user.email,
-        current_lifecycle_stage=user.current_lifecycle_stage,
-        attributes=dict(user.attributes or {}),
-    )
+__all__ = ["STAGE_CHANGED_EVENT", "ProfileActivities"]
 
 
 def _locked_user(session: Session, user_id: str) -> User:

@@ -14,15 +14,15 @@ import httpx
 from confluent_kafka import Producer
 from temporalio.activity import _Definition
 
-from activities.contracts import ACTION_ACTIVITY_NAMES
 from activities.email import EmailActivities
 from activities.events import EventActivities
 from activities.profiles import ProfileActivities
 from activities.rendering import RenderLimits
 from activities.webhook import WebhookActivities
-from journey.config import Settings
-from journey.db.engine import SessionFactory
-from journey.ledger import Ledger
+from journey.contracts.actions import ACTION_ACTIVITY_NAMES
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
+from journey.core.ledger import Ledger
 
 __all__ = ["activity_name", "build_action_activities"]
 

@@ -40,9 +40,9 @@ from typing import Any, ParamSpec, TypeVar, cast
 from jinja2 import StrictUndefined, Template, TemplateError
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import TEMPLATE_ERROR, TemplateContext
 from dsl.templates import JourneySandbox, cached_while_short, compile_template, is_template
-from journey.config import Settings
+from journey.contracts.actions import TEMPLATE_ERROR, TemplateContext
+from journey.core.config import Settings
 
 __all__ = [
     "RenderLimits",

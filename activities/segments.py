@@ -1,4 +1,4 @@
-"""The steps of a segment refresh (journey/segments/refresh.py explains the protocol).
+"""The steps of a segment refresh (journey/services/segments/refresh.py explains the protocol).
 
 Database steps are synchronous (`def`, run on the worker's thread pool); publishing awaits the
 brokers' acknowledgement. Each step is one activity, so the diff a step applies and publishes
@@ -13,7 +13,7 @@ import uuid
 from confluent_kafka import Producer
 from temporalio import activity
 
-from activities.contracts import (
+from journey.contracts.segments import (
     APPLY_SEGMENT_CHANGES,
     LIST_SEGMENTS,
     PUBLISH_SEGMENT_EVENTS,
@@ -27,12 +27,12 @@ from activities.contracts import (
     SegmentChangesInput,
     SegmentRef,
 )
-from journey.config import Settings
-from journey.db.engine import SessionFactory
-from journey.db.models import UserSegment
-from journey.segments import refresh
-from journey.segments.service import InvalidDefinition, definition_of, get_segment
-from journey.segments.service import list_segments as stored_segments
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import UserSegment
+from journey.services.segments import refresh
+from journey.services.segments.service import InvalidDefinition, definition_of, get_segment
+from journey.services.segments.service import list_segments as stored_segments
 
 __all__ = ["SegmentActivities"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.contracts import StackCheckInput, StackCheckResult
-from journey.db.engine import SessionFactory
-from journey.db.models import LifecycleEvent
+from journey.contracts.maintenance import StackCheckInput, StackCheckResult
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import LifecycleEvent
 
 STACK_CHECK_EVENT = "stack.check"
 

@@ -37,15 +37,6 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import (
-    CALL_WEBHOOK,
-    WEBHOOK_REDIRECT,
-    WEBHOOK_REJECTED,
-    WEBHOOK_RESPONSE_TOO_LARGE,
-    WEBHOOK_TRANSIENT,
-    CallWebhookInput,
-    CallWebhookResult,
-)
 from activities.rendering import RenderLimits, render_value_async
 from activities.ssrf import Allowlist, Destination, DestinationBlocked, DestinationUnresolved
 from activities.ssrf import resolve as resolve_destinations
@@ -59,9 +50,18 @@ from activities.webhook_secrets import (
     sign,
     signing_key,
 )
-from journey.config import Settings
-from journey.ledger import Ledger
-from journey.secret_hosts import host_pattern, url_host
+from journey.contracts.actions import (
+    CALL_WEBHOOK,
+    WEBHOOK_REDIRECT,
+    WEBHOOK_REJECTED,
+    WEBHOOK_RESPONSE_TOO_LARGE,
+    WEBHOOK_TRANSIENT,
+    CallWebhookInput,
+    CallWebhookResult,
+)
+from journey.core.config import Settings
+from journey.core.ledger import Ledger
+from journey.core.secret_hosts import host_pattern, url_host
 
 __all__ = ["WEBHOOK_BLOCKED", "WebhookActivities", "retry_after_delay"]
 

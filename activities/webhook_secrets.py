@@ -7,9 +7,9 @@ before it could reach the activity's result or failure message, which history re
 `redacted_error` does so for every error the activity raises, in every spelling of the value
 `secret_forms` knows.
 
-A secret goes only to the hosts it is bound to (`JOURNEY_SECRET_HOSTS`, journey/secret_hosts.py),
-whoever wrote the journey or started the run: `check_secret_host` refuses any other host before
-anything is sent, and a secret bound to no host is refused everywhere.
+A secret goes only to the hosts it is bound to (`JOURNEY_SECRET_HOSTS`,
+journey/core/secret_hosts.py), whoever wrote the journey or started the run: `check_secret_host`
+refuses any other host before anything is sent, and a secret bound to no host is refused everywhere.
 
 Signatures follow https://www.standardwebhooks.com: `webhook-id` (the effect key, stable across
 retries so receivers can deduplicate), `webhook-timestamp` (unix seconds of the attempt, so
@@ -33,8 +33,8 @@ from urllib.parse import quote, quote_plus
 
 from temporalio.exceptions import ApplicationError
 
-from journey.config import Settings
-from journey.secret_hosts import host_allowed
+from journey.core.config import Settings
+from journey.core.secret_hosts import host_allowed
 
 __all__ = [
     "INVALID_SECRET",

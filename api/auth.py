@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from api.deps import StateDep
 from api.ratelimit import enforce_rate_limit
-from journey.config import Settings
+from journey.core.config import Settings
 
 log = logging.getLogger(__name__)
 ALGORITHM = "HS256"

@@ -9,20 +9,23 @@ line long enough to stall `journey dev`'s supervisor (issue 22, finding 13); uvi
 access log is bounded in api/server.py.
 
 `StrictJSONBodies` refuses `NaN` and `(-)Infinity` in JSON bodies with 422: Python's parser
-(and so FastAPI's) takes them, no other JSON reader does (journey/strict_json.py).
+(and so FastAPI's) takes them, no other JSON reader does (journey/core/strict_json.py).
 """
 
 from __future__ import annotations
 
 from email.message import Message as MimeMessage
 
+from fastapi import HTTPException
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from api.errors import problem_response
-from journey.strict_json import NonStandardJSON, may_be_non_standard, strict_loads
+from dsl.events import EventEnvelope
+from journey.core.strict_json import NonStandardJSON, may_be_non_standard, strict_loads
+from journey.ingest.envelopes import encoded, oversized
 
 # An HTTP/1.1 header line as sent: name, ": ", value, CRLF.
 HEADER_LINE_OVERHEAD = 4
@@ -140,3 +143,15 @@ class StrictJSONBodies:
             return message
 
         await self.app(scope, strict_receive, send)
+
+
+def check_event_size(event: EventEnvelope, max_bytes: int, where: str = "the event") -> None:
+    """413 for an event the consumer would dead-letter as oversized: the same rule
+    (`event_max_bytes`) on the same bytes."""
+    too_large = oversized(len(encoded(event)), max_bytes)
+    if too_large is not None:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{where} is too large for the events topic: {too_large} "
+            "(JOURNEY_EVENT_MAX_BYTES, as serialized for Kafka)",
+        )

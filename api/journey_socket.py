@@ -1,5 +1,5 @@
 """One journey's runs on a WebSocket: every run open when the socket connects, and every run
-that starts while it is connected, each followed like the SSE stream (journey/live.py).
+that starts while it is connected, each followed like the SSE stream (journey/services/live.py).
 
 Messages are JSON objects with an `event`:
 - `subscribed`: `{journey_id, open, following}` once, first.
@@ -31,8 +31,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from api.deps import AppState
-from journey.db.models import WorkflowExecution
-from journey.live import current_run_id, follow_run
+from journey.core.db.models import WorkflowExecution
+from journey.services.live import current_run_id, follow_run
 
 AUTH_TIMEOUT = 10.0  # seconds a socket has to send its token
 OPEN = ("pending", "running")

@@ -25,17 +25,17 @@ from api.routes import (
     live,
     metrics,
     prometheus,
-    runs,
     segments,
     simulations,
     triggers,
     users,
+    workflow_runs,
     workflows,
 )
-from journey.config import Settings, get_settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.producers import ProducerHolder
-from journey.temporal_client import connect_client
+from journey.core.config import Settings, get_settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.kafka.producers import ProducerHolder
+from journey.core.temporal.client import connect_client
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,8 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Before every router with `/api/workflows/{id}/...` paths: `/import/bpmn` is not an id.
     app.include_router(bpmn.router)
+    app.include_router(workflow_runs.router)
     app.include_router(executions.router)
-    app.include_router(runs.router)
     app.include_router(live.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCors)  # CORS for the Temporal UI, on /api/codec only

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from journey.config import Settings
-from journey.telemetry.metrics import ApiMetrics
-from journey.telemetry.tracing import instrument_app
+from journey.core.config import Settings
+from journey.core.telemetry.metrics import ApiMetrics
+from journey.core.telemetry.tracing import instrument_app
 
 __all__ = ["RequestMetricsMiddleware", "fastapi_telemetry", "install_observability"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from fastapi.requests import HTTPConnection
 
-from journey.config import Settings
+from journey.core.config import Settings
 
 # Buckets that are full again carry no information; they are dropped once this many exist.
 SWEEP_THRESHOLD = 10_000

@@ -18,8 +18,8 @@ import logging
 import uvicorn
 
 from api.main import create_app
-from journey.config import Settings
-from journey.runtime import announce_ready
+from journey.core.config import Settings
+from journey.core.runtime import announce_ready
 
 ACCESS_LOG_MAX_ARG_CHARS = 2048
 # What h11 may buffer of a request head beyond the URL and header limits (the request line's
@@ -58,7 +58,7 @@ def uvicorn_config(settings: Settings, *, port: int | None = None) -> uvicorn.Co
         host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_level=settings.log_level.lower(),
-        # JSON logs: uvicorn's own loggers go through the root handler (journey/telemetry).
+        # JSON logs: uvicorn's own loggers go through the root handler (journey/core/telemetry).
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
         proxy_headers=bool(settings.api_trusted_proxies),

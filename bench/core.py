@@ -18,7 +18,7 @@ from typing import Any, Literal
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from journey.config import Settings
+from journey.core.config import Settings
 from journey.ingest.failures import is_transient
 
 log = logging.getLogger(__name__)

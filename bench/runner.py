@@ -23,7 +23,7 @@ import psutil
 
 from bench.core import Result, Scenario
 from bench.registry import load
-from journey.config import Settings
+from journey.core.config import Settings
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
 

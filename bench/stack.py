@@ -30,11 +30,16 @@ from confluent_kafka.admin import AdminClient
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory, run_migrations
-from journey.embedded import tansu_command, tansu_environment, temporal_cli_path
-from journey.temporal_client import DATA_CONVERTER, connect_client
-from workflows.search_attributes import ALL
+from journey.contracts.search_attributes import ALL
+from journey.core.config import Settings
+from journey.core.db.engine import (
+    SessionFactory,
+    create_db_engine,
+    make_session_factory,
+    run_migrations,
+)
+from journey.core.embedded.servers import tansu_command, tansu_environment, temporal_cli_path
+from journey.core.temporal.client import DATA_CONVERTER, connect_client
 
 # Eager workflow start lets a worker in the starting process take the first task without a
 # round trip through matching; the dev server has it behind dynamic config.

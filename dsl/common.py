@@ -25,7 +25,7 @@ NodeId = Annotated[str, Field(min_length=1, max_length=100, pattern=NODE_ID_PATT
 
 # Unicode categories a user id may not contain: control (C0, DEL, C1), format (bidi overrides,
 # zero-width characters), surrogates (cannot be encoded as UTF-8, e.g. as the Kafka key) and
-# line/paragraph separators. Workflow ids (workflows/ids.py) map such characters to `_`, so
+# line/paragraph separators. Workflow ids (journey/contracts/ids.py) map such characters to `_`, so
 # "ada\x00" and "ada_" would share one run id.
 UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 USER_ID_MAX_LENGTH = 255  # users.id and every user_id column are VARCHAR(255)

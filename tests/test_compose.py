@@ -18,8 +18,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from journey.cli import app
-from journey.config import Settings
-from workflows.search_attributes import ALL
+from journey.contracts.search_attributes import ALL
+from journey.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -90,7 +90,7 @@ def test_env_vars_are_real_settings(service: str) -> None:
     assert journey_vars == set(env), "only JOURNEY_* settings configure Journey"
     fields = Settings.model_fields
     unknown = {k for k in journey_vars if k.removeprefix(PREFIX).lower() not in fields}
-    assert not unknown, f"{service}: not fields of journey.config.Settings: {sorted(unknown)}"
+    assert not unknown, f"{service}: not fields of journey.core.config.Settings: {sorted(unknown)}"
     assert env == env_of("api"), "all Journey services share one environment"
 
 

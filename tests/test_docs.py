@@ -16,7 +16,7 @@ import pytest
 import typer
 
 from journey.cli import app
-from journey.config import Settings
+from journey.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

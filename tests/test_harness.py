@@ -24,8 +24,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from journey.config import Settings
-from journey.temporal_client import connect_client
+from journey.contracts.search_attributes import ALL
+from journey.core.config import Settings
+from journey.core.temporal.client import connect_client
 from tests.harness import sample_workflows as wf
 from tests.harness.env import JourneyEnv, build_settings
 from tests.harness.http_receiver import HttpReceiver
@@ -33,7 +34,6 @@ from tests.harness.kafka import consumer_config, create_topic
 from tests.harness.ports import free_port, wait_for_port
 from tests.harness.smtp import SmtpCapture
 from tests.harness.temporal import running_worker
-from workflows.search_attributes import ALL
 
 
 def shout_worker(client: Client, task_queue: str) -> AbstractAsyncContextManager[Worker]:

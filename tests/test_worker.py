@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from activities.contracts import StackCheckInput
 from activities.stack_check import STACK_CHECK_EVENT
-from journey.db.engine import make_session_factory
-from journey.db.models import LifecycleEvent
+from journey.contracts.maintenance import StackCheckInput
+from journey.core.db.engine import make_session_factory
+from journey.core.db.models import LifecycleEvent
+from journey.core.temporal.schedules import check_unique
 from tests.harness.env import JourneyEnv
-from worker import WORKFLOWS, journey_worker
+from worker import SCHEDULED_JOBS, WORKFLOWS, journey_worker
 from workflows.stack_check import StackCheckWorkflow
 
 
@@ -39,11 +41,15 @@ async def test_stack_check_runs_on_the_worker_and_writes_an_audit_row(
 def test_every_registered_workflow_is_a_temporal_workflow() -> None:
     from temporalio.workflow import _Definition
 
-    from journey.schedules import JOBS
-
     names = [_Definition.must_from_class(cls).name for cls in WORKFLOWS]
     assert {"journey.Journey", "journey.StackCheck"} <= set(names)
     assert len(set(names)) == len(names)
-    # Every Schedule starts a workflow this worker runs (worker.py imports the jobs).
-    assert JOBS
-    assert {job.workflow for job in JOBS} <= set(names)
+    # Every Schedule starts a workflow this worker runs.
+    assert SCHEDULED_JOBS
+    assert {job.workflow for job in SCHEDULED_JOBS} <= set(names)
+
+
+def test_a_schedule_listed_twice_is_refused() -> None:
+    check_unique(SCHEDULED_JOBS)
+    with pytest.raises(ValueError, match="listed twice: segment-refresh"):
+        check_unique([*SCHEDULED_JOBS, SCHEDULED_JOBS[0]])

@@ -16,15 +16,15 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.contracts import (
+    from dsl.conditions import evaluate
+    from journey.contracts.actions import (
         LIFECYCLE_TRANSITION,
         UNKNOWN_USER,
         UPDATE_ATTRIBUTES,
         ActionMeta,
         TemplateContext,
     )
-    from dsl.conditions import evaluate
-    from workflows.models import JourneySnapshot, StepLogEntry
+    from journey.contracts.runs import JourneySnapshot, StepLogEntry
     from workflows.patches import Patches
     from workflows.policies import retry_policy, start_to_close
     from workflows.task_queues import PATCH_ID, action_queue

@@ -17,26 +17,24 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
-        LOAD_USER,
+    from journey.contracts import search_attributes as sa
+    from journey.contracts.actions import LOAD_USER, LoadUserInput, UserSnapshot
+    from journey.contracts.executions import (
         RECORD_EXECUTION_OUTCOME,
         ExecutionOutcomeInput,
-        LoadUserInput,
-        UserSnapshot,
         summarize_steps,
     )
-    from workflows import search_attributes as sa
+    from journey.contracts.runs import (
+        CarriedState,
+        JourneyInput,
+        JourneyResult,
+        JourneyState,
+    )
     from workflows.context import (
         ActionExhausted,
         RunContext,
         activity_failure_cause,
         handles_activity_failure,
-    )
-    from workflows.models import (
-        CarriedState,
-        JourneyInput,
-        JourneyResult,
-        JourneyState,
     )
     from workflows.registry import WAITING_TYPES, handler_for
 

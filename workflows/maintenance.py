@@ -1,7 +1,7 @@
 """Scheduled jobs as workflows: the daily metrics rollup and the database maintenance.
 
-Both are started by Temporal Schedules (journey/metrics/jobs.py) and only sequence idempotent
-activities (activities/metrics.py), so a run that fails or overlaps is harmless: the next
+Both are started by Temporal Schedules (journey/services/metrics/jobs.py) and only sequence
+idempotent activities (activities/metrics.py), so a run that fails or overlaps is harmless: the next
 one, or a retry, converges on the same rows. Time comes from `workflow.now()`.
 """
 
@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from activities.contracts import (
+    from journey.contracts.maintenance import (
         ENSURE_PARTITIONS,
         PURGE_EXPIRED,
         ROLLUP_METRICS_DAY,

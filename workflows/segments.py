@@ -1,7 +1,7 @@
 """SegmentRefreshWorkflow: bring every segment's cached memberships up to date, step by step.
 
-Run by the `segment-refresh` Schedule (journey/segments/jobs.py). Per segment it loops: fetch
-a batch of changes (entered/exited), apply them to the cache, publish their events, until no
+Run by the `segment-refresh` Schedule (journey/services/segments/jobs.py). Per segment it loops:
+fetch a batch of changes (entered/exited), apply them to the cache, publish their events, until no
 change is left; then renews the rows' validity. The changes travel through history, so a step
 retried after a crash applies and publishes exactly what it did the first time (event ids come
 from the run key and the step number). Segments are refreshed one after another; the run
@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from journey.contracts.segments import (
         APPLY_SEGMENT_CHANGES,
         LIST_SEGMENTS,
         PUBLISH_SEGMENT_EVENTS,

@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import StackCheckInput, StackCheckResult
+    from journey.contracts.maintenance import StackCheckInput, StackCheckResult
 
 
 @workflow.defn(name="journey.StackCheck")

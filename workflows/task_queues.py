@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from activities.contracts import CALL_WEBHOOK, SEND_EMAIL
+from journey.contracts.actions import CALL_WEBHOOK, SEND_EMAIL
 
 # Recorded in new runs; old histories (without it) replay with actions on the main queue.
 PATCH_ID = "throttled-action-queues"

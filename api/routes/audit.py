@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from api.auth import Role, require_role
 from api.deps import StateDep
-from journey.db.models.gateway import AuditEntry
+from journey.core.db.models.gateway import AuditEntry
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

@@ -18,14 +18,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.auth import Editor, Viewer
-from api.deps import SessionDep
+from api.deps import SessionDep, WorkflowDep, stored_definition
 from api.errors import problem_response, problem_responses
-from api.routes.workflows import WorkflowDep, stored_definition
 from api.schemas.bpmn import XML_MEDIA_TYPES, BpmnImported, xml_request_body, xml_response
 from api.schemas.workflows import WorkflowPublic
 from dsl.document import JourneyDocument
-from journey import definitions
 from journey.bpmn import BpmnSyntaxError, export_bpmn, import_bpmn
+from journey.services import definitions
 
 router = APIRouter(
     prefix="/api/workflows",

@@ -1,5 +1,6 @@
 """The codec endpoint: Temporal's remote codec protocol over Journey's payload codec, so the
-Temporal UI and CLI show encrypted payloads (journey/codec.py) decrypted to those allowed.
+Temporal UI and CLI show encrypted payloads (journey/core/temporal/codec.py) decrypted to those
+allowed.
 
 `POST /api/codec/decode` and `POST /api/codec/encode` take and answer `{"payloads": [...]}` in
 protobuf JSON (each metadata value and the data base64); the UI (`--ui-codec-endpoint`) and
@@ -31,7 +32,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.auth import Principal, Role, current_principal
 from api.deps import StateDep
 from api.errors import problem_responses
-from journey.codec import AesGcmCodec, PayloadDecryptionError
+from journey.core.temporal.codec import AesGcmCodec, PayloadDecryptionError
 
 PREFIX = "/api/codec"
 router = APIRouter(prefix=PREFIX, tags=["codec"])

@@ -19,13 +19,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.auth import Viewer
-from api.deps import SessionDep
+from api.deps import SessionDep, WorkflowDep, stored_definition
 from api.errors import problem_responses
-from api.routes.metrics import From, To, _checked
-from api.routes.workflows import WorkflowDep, stored_definition
+from api.params import From, To, check_days
 from dsl.diagram import DiagramCounts, NodeCounts, render_mermaid
 from dsl.document import JourneyDocument
-from journey.metrics.performance import workflow_performance
+from journey.services.metrics.performance import workflow_performance
 
 router = APIRouter(
     prefix="/api/workflows",
@@ -75,7 +74,7 @@ def journey_diagram(
     to: To = None,
 ) -> PlainTextResponse:
     definition = stored_definition(session, row, version)
-    _checked(from_, to)
+    check_days(from_, to)
     annotated = _counts(session, row.id, version, from_, to) if counts else None
     text = render_mermaid(JourneyDocument.model_validate(definition), annotated)
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8")

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from api.auth import Role, require_role
 from api.deps import AppState, StateDep
 from api.errors import problem_responses
+from api.guards import check_event_size
 from dsl.events import EventEnvelope
-from journey.ingest.envelopes import encoded, oversized
-from journey.kafka import ProduceFailed
-from journey.producers import ProducerHolder
+from journey.core.kafka.clients import ProduceFailed
+from journey.core.kafka.producers import ProducerHolder
 
 router = APIRouter(tags=["events"], dependencies=[require_role(Role.operator)])
 
@@ -59,18 +59,6 @@ def get_producers(request: Request) -> ProducerHolder:
 
 
 ProducersDep = Annotated[ProducerHolder, Depends(get_producers)]
-
-
-def check_event_size(event: EventEnvelope, max_bytes: int, where: str = "the event") -> None:
-    """413 for an event the consumer would dead-letter as oversized: the same rule
-    (`event_max_bytes`) on the same bytes."""
-    too_large = oversized(len(encoded(event)), max_bytes)
-    if too_large is not None:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            f"{where} is too large for the events topic: {too_large} "
-            "(JOURNEY_EVENT_MAX_BYTES, as serialized for Kafka)",
-        )
 
 
 async def _publish(

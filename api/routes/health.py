@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import StateDep
-from journey.health import HealthReport, check_dependencies
+from journey.services.health import HealthReport, check_dependencies
 
 router = APIRouter(tags=["health"])
 

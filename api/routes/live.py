@@ -1,8 +1,8 @@
 """Live views of runs: one execution over Server-Sent Events, a journey's runs over a WebSocket.
 
 `GET /api/executions/{id}/stream` (viewer, the usual bearer token) follows one run
-(journey/live.py): its transitions so far, then each new one as it happens, then its outcome,
-and the stream ends. `Last-Event-ID` resumes after the event it names; after `end` there is
+(journey/services/live.py): its transitions so far, then each new one as it happens, then its
+outcome, and the stream ends. `Last-Event-ID` resumes after the event it names; after `end` there is
 nothing left (204, which also stops a browser's EventSource from reconnecting). FastAPI's own
 SSE support (`EventSourceResponse`) frames the events and sends its keep-alive pings.
 
@@ -41,12 +41,11 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from temporalio.service import RPCError
 
 from api.auth import Principal, Role, authenticate, require_role
-from api.deps import AppState, StateDep
+from api.deps import AppState, StateDep, execution_row
 from api.errors import problem_response, problem_responses
 from api.journey_socket import AUTH_TIMEOUT, PENDING_TRIES, describe_error, stream_journey
-from api.routes.runs import execution_row
-from journey.db.models import Workflow
-from journey.live import (
+from journey.core.db.models import Workflow
+from journey.services.live import (
     END_ID,
     Position,
     RunNotFound,

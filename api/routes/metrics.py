@@ -1,7 +1,7 @@
 """`/api/metrics`: lifecycle funnel, journey performance, segment conversion, cohorts, daily rows.
 
-Thin HTTP layer over journey/metrics/ (read-only, viewer role). Query parameters that do not
-fit together (a range that ends before it starts, both or neither of a stage and an event
+Thin HTTP layer over journey/services/metrics/ (read-only, viewer role). Query parameters that do
+not fit together (a range that ends before it starts, both or neither of a stage and an event
 goal) are 422 problems naming the parameter (`query.to`, `query.goal_stage`, ...). Unknown or
 non-UUID journey and segment ids are 404. `POST /api/metrics/events` (api/routes/events.py)
 is the events endpoint's alias and unrelated to these reports.
@@ -14,12 +14,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.auth import Viewer
 from api.deps import SessionDep
 from api.errors import problem_responses
+from api.params import (
+    EARLIEST,
+    MAX_DAYS,
+    MAX_WINDOW,
+    From,
+    To,
+    check_days,
+    invalid_query,
+)
 from api.schemas import metrics as docs
 from api.schemas.metrics import (
     CohortReport,
@@ -30,20 +38,16 @@ from api.schemas.metrics import (
     WorkflowPerformance,
 )
 from dsl.stages import LifecycleStage
-from journey.db.models import UserSegment, Workflow
-from journey.metrics.cohorts import retention_cohorts
-from journey.metrics.funnel import lifecycle_funnel
-from journey.metrics.goals import Goal
-from journey.metrics.performance import workflow_performance
-from journey.metrics.periods import Period
-from journey.metrics.rollup import daily_metrics
-from journey.metrics.segments import segment_conversion
+from journey.core.db.models import UserSegment, Workflow
+from journey.services.metrics.cohorts import retention_cohorts
+from journey.services.metrics.funnel import lifecycle_funnel
+from journey.services.metrics.goals import Goal
+from journey.services.metrics.performance import workflow_performance
+from journey.services.metrics.periods import Period
+from journey.services.metrics.rollup import daily_metrics
+from journey.services.metrics.segments import segment_conversion
 
-MAX_DAYS = 3660
 DEFAULT_DAYS = 30
-MAX_WINDOW = timedelta(days=MAX_DAYS)
-# Far enough from date.min/max that every bound and period stays representable.
-EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)
 
 router = APIRouter(
     prefix="/api/metrics",
@@ -52,38 +56,19 @@ router = APIRouter(
 )
 
 
-From = Annotated[date | None, Query(alias="from", description="First day (inclusive), UTC")]
-To = Annotated[date | None, Query(description="Last day (inclusive), UTC")]
 EventType = Annotated[str | None, Query(min_length=1, max_length=100)]
-
-
-def _invalid(parameter: str, message: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("query", parameter), "msg": message, "type": "value_error"}]
-    )
 
 
 def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _checked(start: date | None, end: date | None) -> None:
-    for name, day in (("from", start), ("to", end)):
-        if day is not None and not EARLIEST <= day <= LATEST:
-            raise _invalid(name, f"must be between {EARLIEST} and {LATEST}")
-    if start is not None and end is not None:
-        if end < start:
-            raise _invalid("to", "must not be before `from`")
-        if (end - start).days >= MAX_DAYS:
-            raise _invalid("to", f"the range is longer than {MAX_DAYS} days")
-
-
 def day_range(from_: From = None, to: To = None) -> tuple[date, date]:
     """The inclusive range asked for; by default the last DEFAULT_DAYS days up to today."""
-    _checked(from_, to)
+    check_days(from_, to)
     end = to or max(_today(), from_ or EARLIEST)
     start = from_ or max(EARLIEST, end - timedelta(days=DEFAULT_DAYS - 1))
-    _checked(start, end)
+    check_days(start, end)
     return start, end
 
 
@@ -94,7 +79,9 @@ def _goal(stage: LifecycleStage | None, event: str | None, *, names: tuple[str, 
     try:
         return Goal(stage=stage, event=event)
     except ValidationError:
-        raise _invalid(names[0], f"give exactly one of `{names[0]}` and `{names[1]}`") from None
+        raise invalid_query(
+            names[0], f"give exactly one of `{names[0]}` and `{names[1]}`"
+        ) from None
 
 
 @router.get(
@@ -137,7 +124,7 @@ def performance(
         raise unknown from None
     if session.get(Workflow, journey_id) is None:
         raise unknown
-    _checked(from_, to)
+    check_days(from_, to)
     return workflow_performance(
         session, journey_id=journey_id, version=version, start=from_, end=to
     )
@@ -169,7 +156,7 @@ def conversion(
         raise unknown
     goal = _goal(goal_stage, goal_event, names=("goal_stage", "goal_event"))
     if not timedelta(0) < window <= MAX_WINDOW:
-        raise _invalid("window", f"must be positive and at most {MAX_DAYS} days")
+        raise invalid_query("window", f"must be positive and at most {MAX_DAYS} days")
     return segment_conversion(session, segment_id=key, goal=goal, window=window)
 
 

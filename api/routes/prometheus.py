@@ -14,7 +14,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from journey.telemetry.metrics import ApiMetrics
+from journey.core.telemetry.metrics import ApiMetrics
 
 router = APIRouter(tags=["operations"])
 

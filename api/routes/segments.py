@@ -1,8 +1,8 @@
 """`/api/segments`: named audiences over user profiles, answered by the database.
 
-Thin HTTP layer over `journey.segments.service`. Every count, sample, member page and overlap
-is the compiled SQL condition (journey/segments/sql.py); for one user, `evaluate` answers
-membership by SQL and explains a "no" with the Python evaluator (`dsl.conditions.explain`),
+Thin HTTP layer over `journey.services.segments.service`. Every count, sample, member page and
+overlap is the compiled SQL condition (journey/services/segments/sql.py); for one user, `evaluate`
+answers membership by SQL and explains a "no" with the Python evaluator (`dsl.conditions.explain`),
 whose semantics are the same. Bodies are validated by the condition models, then by the segment
 rules (only `user.*` fields, storable literals); every 422 names the body field at fault as a
 JSON pointer (`/conditions/all/1/field`). Ids that are not UUIDs are unknown ids (404).
@@ -37,11 +37,11 @@ from api.schemas.segments import (
     evaluate_examples,
     update_examples,
 )
-from journey.db.models import User, UserSegment
-from journey.segments import service
-from journey.segments.profile import why_not
-from journey.segments.rules import condition_problems
-from journey.segments.service import Definition
+from journey.core.db.models import User, UserSegment
+from journey.services.segments import service
+from journey.services.segments.profile import why_not
+from journey.services.segments.rules import condition_problems
+from journey.services.segments.service import Definition
 
 router = APIRouter(
     prefix="/api/segments",

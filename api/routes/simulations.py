@@ -19,18 +19,17 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from api.auth import Operator
-from api.deps import StateDep
+from api.deps import StateDep, WorkflowDep
 from api.errors import problem_responses
-from api.routes.workflows import WorkflowDep
 from api.schemas.simulations import SimulationRequest, SimulationResult, simulate_examples
 from dsl.document import JourneyDocument
-from journey import definitions
-from journey.db.engine import SessionFactory
-from journey.db.models import Workflow
-from journey.embedded import BinaryNotFound
+from journey.contracts.runs import JourneySnapshot
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import Workflow
+from journey.core.embedded.servers import BinaryNotFound
+from journey.services import definitions
 from journey.simulation.inputs import scenario_problems, sub_journey_ids
 from journey.simulation.runner import simulate
-from workflows.models import JourneySnapshot
 
 router = APIRouter(
     prefix="/api/workflows",

@@ -1,6 +1,6 @@
 """`/api/triggers`: the rules that start journeys from events, their decisions, and dry runs.
 
-Thin HTTP layer over `journey.triggers`. Bodies are validated by `dsl.triggers.TriggerRule`
+Thin HTTP layer over `journey.services.triggers`. Bodies are validated by `dsl.triggers.TriggerRule`
 (through the request models), and every 422 names the body field at fault as a JSON pointer
 into the submitted body: union tags pydantic adds to locations (`leaf` in a condition) are
 dropped, and the rule's cross-field errors point at `reentry_period`. Ids that are not UUIDs
@@ -35,8 +35,8 @@ from api.schemas.triggers import (
     dry_run_examples,
     update_examples,
 )
-from journey import triggers
-from journey.db.models import Trigger, Workflow
+from journey.core.db.models import Trigger, Workflow
+from journey.services import triggers
 
 router = APIRouter(
     prefix="/api/triggers",

@@ -1,8 +1,8 @@
 """`/api/users`: profiles, their lifecycle stage and history, and erasure.
 
-Thin HTTP layer over `journey.users` and `journey.lifecycle`. A stage change (the transition
-endpoint, or `stage` in a PUT) is the same `transition_stage` the journey action runs; its
-`lifecycle.stage_changed` event is published after the commit, and a 503 then means the change
+Thin HTTP layer over `journey.services.users` and `journey.services.lifecycle`. A stage change (the
+transition endpoint, or `stage` in a PUT) is the same `transition_stage` the journey action runs;
+its `lifecycle.stage_changed` event is published after the commit, and a 503 then means the change
 is stored but the event was not acknowledged: repeating the request (now a no-op) publishes the
 same event again, under the same id. Erasure asks Temporal to cancel the user's open runs
 first, so a Temporal outage erases nothing (503) rather than leave runs acting on a deleted
@@ -45,10 +45,10 @@ from dsl.common import UserId as ValidUserId
 from dsl.conditions import Condition
 from dsl.events import EventEnvelope
 from dsl.stages import LifecycleStage
-from journey import users
-from journey.db.models import User
-from journey.kafka import KafkaUnavailable
-from journey.lifecycle import (
+from journey.core.db.models import User
+from journey.core.kafka.clients import KafkaUnavailable
+from journey.services import users
+from journey.services.lifecycle import (
     TransitionResult,
     latest_stage_event,
     publish_stage_changed,

@@ -1,22 +1,20 @@
 """`/api/workflows`: create, read, list, version, validate and retire journey definitions.
 
-Thin HTTP layer over `journey.definitions`: it checks roles, validates the submitted journey
-(every problem at once, 422 invalid-journey) and maps domain conflicts to 409 problems. Ids that
-are not UUIDs are unknown ids (404), not malformed requests, so every bad id reads the same.
+Thin HTTP layer over `journey.services.definitions`: it checks roles, validates the submitted
+journey (every problem at once, 422 invalid-journey) and maps domain conflicts to 409 problems. Ids
+that are not UUIDs are unknown ids (404), not malformed requests, so every bad id reads the same.
 Routes are sync: the session factory is synchronous, and FastAPI runs them in its thread pool.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Body, Header, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from api.auth import Editor, Viewer
-from api.deps import SessionDep
+from api.deps import SessionDep, WorkflowDep, not_found
 from api.errors import InvalidJourney, problem_responses
 from api.schemas.workflows import (
     StatusChange,
@@ -36,44 +34,14 @@ from api.schemas.workflows import (
 from dsl.document import JourneyDocument
 from dsl.stages import LifecycleStage
 from dsl.validation import validate_journey
-from journey import definitions
-from journey.db.models import Workflow
+from journey.core.db.models import Workflow
+from journey.services import definitions
 
 router = APIRouter(
     prefix="/api/workflows",
     tags=["workflows"],
     responses=problem_responses(401, 403, 413, 422, 429, 500),
 )
-
-
-def _not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
-
-
-def load_workflow(workflow_id: str, session: SessionDep) -> Workflow:
-    try:
-        key = uuid.UUID(workflow_id)
-    except ValueError:
-        raise _not_found(f"journey with id {workflow_id!r}") from None
-    row = definitions.get_workflow(session, workflow_id=key)
-    if row is None:
-        raise _not_found(f"journey with id {workflow_id!r}")
-    return row
-
-
-WorkflowDep = Annotated[Workflow, Depends(load_workflow)]
-
-
-def stored_definition(session: Session, row: Workflow, version: str | None) -> dict[str, Any]:
-    """The journey's definition, or one stored version's (404 when there is no such version)."""
-    if version is None:
-        return dict(row.definition)
-    found = definitions.get_version(session, workflow_id=row.id, version=version)
-    if found is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no version {version!r} of journey {row.id}"
-        )
-    return dict(found.definition)
 
 
 def _document(definition: dict[str, object]) -> JourneyDocument:
@@ -208,7 +176,7 @@ def get_version(
 ) -> WorkflowVersionPublic:
     found = definitions.get_version(session, workflow_id=row.id, version=version)
     if found is None:
-        raise _not_found(f"version {version!r} of journey {row.id}")
+        raise not_found(f"version {version!r} of journey {row.id}")
     return WorkflowVersionPublic.model_validate(found)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dsl.common import UserId
-from journey.db.models import WorkflowExecution
-from workflows.models import StepLogEntry
+from journey.contracts.runs import StepLogEntry
+from journey.core.db.models import WorkflowExecution
 
 
 class StartRequest(BaseModel):

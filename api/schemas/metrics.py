@@ -1,6 +1,6 @@
 """Response models and endpoint descriptions of `/api/metrics`.
 
-The report models themselves live with their definitions in journey/metrics/ (the gateway
+The report models themselves live with their definitions in journey/services/metrics/ (the gateway
 serves them as they are); this module adds the stored daily rows and the texts of the OpenAPI
 document, which repeat each metric's definition for API users.
 """
@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from journey.db.models import DailyMetric
-from journey.metrics.cohorts import CohortReport
-from journey.metrics.funnel import FunnelReport
-from journey.metrics.performance import WorkflowPerformance
-from journey.metrics.segments import SegmentConversion
+from journey.core.db.models import DailyMetric
+from journey.services.metrics.cohorts import CohortReport
+from journey.services.metrics.funnel import FunnelReport
+from journey.services.metrics.performance import WorkflowPerformance
+from journey.services.metrics.segments import SegmentConversion
 
 __all__ = [
     "COHORTS",

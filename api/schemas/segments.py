@@ -2,7 +2,8 @@
 
 A segment is a name, a condition over `user.*` (the shared condition language; null: every
 user) and optional lifecycle stages it is restricted to. Conditions are validated as the DSL
-models; the route adds the segment rules (journey/segments/rules.py) with the same JSON paths.
+models; the route adds the segment rules (journey/services/segments/rules.py) with the same JSON
+paths.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sqlmodel import SQLModel
 
 from dsl.common import Stage
 from dsl.conditions import Condition, Failure
-from journey.db.models import User, UserSegment
-from journey.segments.profile import segment_profile
-from journey.segments.service import CacheState, Overlap
+from journey.core.db.models import User, UserSegment
+from journey.services.segments.profile import segment_profile
+from journey.services.segments.service import CacheState, Overlap
 
 _CONDITIONS: Any = Field(
     default=None,

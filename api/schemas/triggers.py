@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, TriggerRule
-from journey.db.models import Trigger, TriggerExecution
-from journey.triggers import DryRun
+from journey.core.db.models import Trigger, TriggerExecution
+from journey.services.triggers import DryRun
 
 _EXAMPLE_JOURNEY = "6f1c2f0e-8a43-4a55-9a3e-2d4f1b7c9e01"
 

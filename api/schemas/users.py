@@ -16,9 +16,9 @@ from pydantic import ConfigDict, Field, field_validator
 from sqlmodel import SQLModel
 
 from dsl.stages import LifecycleStage
-from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
-from journey.lifecycle import StageTime, TransitionResult
-from journey.users import HistoryEntry
+from journey.core.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
+from journey.services.lifecycle import StageTime, TransitionResult
+from journey.services.users import HistoryEntry
 
 _REASON = Field(default=None, max_length=1000, description="Why; kept in history and audit.")
 

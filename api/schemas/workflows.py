@@ -19,7 +19,7 @@ from fastapi.openapi.models import Example
 from pydantic import BaseModel, ConfigDict, Field
 
 from dsl.problems import Problem
-from journey.definitions import VersionBump
+from journey.services.definitions import VersionBump
 
 WorkflowStatus = Literal["draft", "active", "inactive", "archived"]
 

@@ -33,13 +33,13 @@ from api.schemas.executions import StartRequest
 from bench.core import Result, Scenario, Size, percentile
 from bench.stack import BenchStack, bench_stack, free_port
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.models import User, WorkflowExecution
-from journey.definitions import create_workflow, snapshot_of
-from journey.temporal_client import connect_client
+from journey.contracts.runs import JourneyInput, JourneySnapshot
+from journey.contracts.search_attributes import start_attributes
+from journey.core.config import Settings
+from journey.core.db.models import User, WorkflowExecution
+from journey.core.temporal.client import connect_client
+from journey.services.definitions import create_workflow, snapshot_of
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneySnapshot
-from workflows.search_attributes import start_attributes
 
 NAME = "api_start_latency"
 CLIENTS = 50

@@ -13,11 +13,11 @@ import uuid
 from bench.core import Result, Scenario, Size, settled
 from bench.stack import bench_stack
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.models import User
-from journey.starter import start_run
+from journey.contracts.runs import JourneySnapshot
+from journey.core.config import Settings
+from journey.core.db.models import User
+from journey.services.runs.starter import start_run
 from worker import journey_worker
-from workflows.models import JourneySnapshot
 
 ONE_EMAIL = {
     "name": "one email",

@@ -29,12 +29,12 @@ from bench.cpu import CpuLedger, CpuMeter
 from bench.handwritten import BaselineInput, HandWrittenJourney, Profile
 from bench.stack import BenchStack, bench_stack
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.engine import SessionFactory
-from journey.db.models import User
-from journey.starter import start_run
+from journey.contracts.runs import JourneySnapshot
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import User
+from journey.services.runs.starter import start_run
 from worker import journey_worker
-from workflows.models import JourneySnapshot
 
 # The window of journeys in flight at once, the same for both sides.
 IN_FLIGHT = 200

@@ -32,16 +32,16 @@ from bench.stack import BenchStack, bench_stack
 from dsl.events import EventEnvelope
 from dsl.triggers import TriggerRule
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.models import Trigger, TriggerExecution, User
-from journey.definitions import create_workflow, snapshot_of
+from journey.contracts.runs import JourneyInput, JourneySnapshot
+from journey.contracts.search_attributes import start_attributes
+from journey.core.config import Settings
+from journey.core.db.models import Trigger, TriggerExecution, User
+from journey.core.kafka.clients import ensure_topics, make_producer
 from journey.ingest.consumer import EventConsumer
-from journey.kafka import ensure_topics, make_producer
-from journey.triggers import rule_columns
+from journey.services.definitions import create_workflow, snapshot_of
+from journey.services.triggers import rule_columns
 from worker import journey_worker
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneySnapshot
-from workflows.search_attributes import start_attributes
 
 NAME = "kafka_start_rate"
 WAIT_SECONDS = 180.0  # a hang guard, not a measurement

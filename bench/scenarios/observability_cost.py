@@ -41,10 +41,10 @@ from api.main import create_app
 from bench.core import Result, Scenario, Size
 from bench.scenarios.journey_throughput import IN_FLIGHT, measure_ours
 from bench.stack import BenchStack, bench_stack, free_port
-from journey.config import Settings
-from journey.telemetry.temporal import metrics_runtime
-from journey.telemetry.tracing import configure_tracing
-from journey.temporal_client import connect_client
+from journey.core.config import Settings
+from journey.core.telemetry.temporal import metrics_runtime
+from journey.core.telemetry.tracing import configure_tracing
+from journey.core.temporal.client import connect_client
 
 SCRAPE_SECONDS = 15.0
 # Spans each journey must have exported in an "on" leg (by name), one of each at least.

@@ -39,11 +39,11 @@ from temporalio.worker import Worker
 from bench.core import Result, Scenario, Size
 from bench.stack import BenchStack, bench_stack
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.models import User
-from journey.runtime import READY_PREFIX
-from workflows.models import JourneyInput, JourneySnapshot
-from workflows.search_attributes import CURRENT_NODE, start_attributes
+from journey.contracts.runs import JourneyInput, JourneySnapshot
+from journey.contracts.search_attributes import CURRENT_NODE, start_attributes
+from journey.core.config import Settings
+from journey.core.db.models import User
+from journey.core.runtime import READY_PREFIX
 
 NAME = "parked_memory"
 REPO = Path(__file__).resolve().parents[2]

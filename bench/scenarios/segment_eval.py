@@ -1,13 +1,13 @@
 """How long counting a segment's members takes: compiled SQL against Python over loaded rows.
 
 The segment is three leaves (`stage == Retention AND plan == "pro" AND sessions > 5`) over N
-generated users. Ours is `journey.segments.service.count_members`, the compiled condition in
-one `SELECT count(*)` (what the API and the refresh use); the baseline loads every user row
+generated users. Ours is `journey.services.segments.service.count_members`, the compiled condition
+in one `SELECT count(*)` (what the API and the refresh use); the baseline loads every user row
 through the ORM, in batches, and decides membership with the product's Python path
-(`journey.segments.profile.is_member`, i.e. `dsl.conditions.evaluate` on the user's profile).
-Both report seconds per count; the ratio (below 1) is the share of the Python time SQL needs.
-The two counts must agree, which is also what tests/journey/segments/test_sql_agreement.py
-promises.
+(`journey.services.segments.profile.is_member`, i.e. `dsl.conditions.evaluate` on the user's
+profile). Both report seconds per count; the ratio (below 1) is the share of the Python time SQL
+needs. The two counts must agree, which is also what
+tests/journey/services/segments/test_sql_agreement.py promises.
 
 Full size runs on PostgreSQL: `JOURNEY_BENCH_POSTGRES_URL`, else the settings' database when it
 is PostgreSQL. A fresh database is created per run, migrated, loaded with one
@@ -33,18 +33,18 @@ from sqlmodel import select
 
 from bench.core import Result, Scenario, Size
 from dsl.stages import LIFECYCLE_STAGES
-from journey.config import Settings
-from journey.db.engine import (
+from journey.core.config import Settings
+from journey.core.db.engine import (
     SessionFactory,
     create_db_engine,
     make_session_factory,
     normalise_database_url,
     run_migrations,
 )
-from journey.db.models import User
-from journey.segments.profile import is_member
-from journey.segments.rules import condition_problems, parse_condition
-from journey.segments.service import Definition, count_members
+from journey.core.db.models import User
+from journey.services.segments.profile import is_member
+from journey.services.segments.rules import condition_problems, parse_condition
+from journey.services.segments.service import Definition, count_members
 
 NAME = "segment_eval"
 POSTGRES_ENV = "JOURNEY_BENCH_POSTGRES_URL"

@@ -34,12 +34,12 @@ with workflow.unsafe.imports_passed_through():
     from bench.core import Result, Scenario, Size, percentile
     from bench.stack import bench_stack
     from dsl.validation import validate_journey
-    from journey.config import Settings
-    from journey.db.models import User
+    from journey.contracts.runs import JourneyInput, JourneyResult, JourneySnapshot
+    from journey.contracts.search_attributes import start_attributes
+    from journey.core.config import Settings
+    from journey.core.db.models import User
     from worker import journey_worker
     from workflows.journey import JourneyWorkflow
-    from workflows.models import JourneyInput, JourneyResult, JourneySnapshot
-    from workflows.search_attributes import start_attributes
 
 NAME = "timer_lateness"
 DELAY_SECONDS = 5

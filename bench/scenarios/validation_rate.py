@@ -27,7 +27,7 @@ from typing import Any
 from bench.core import Result, Scenario, Size
 from dsl.document import JourneyDocument
 from dsl.validation import validate_journey
-from journey.config import Settings
+from journey.core.config import Settings
 
 NAME = "validation_rate"
 NODES = 200

@@ -1,6 +1,6 @@
 """One function per role: what a BPMN element becomes in the journey.
 
-The table is in README.md, "BPMN import and export".
+The table is in docs/journeys.md, "BPMN import and export".
 
 Every function reports what it cannot map instead of guessing, and keeps going, so one import
 lists every problem of the diagram.

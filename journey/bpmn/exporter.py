@@ -3,7 +3,7 @@
 Each node becomes one element whose id is the node id (prefixed `n.` with `xflow:nodeId` when
 the node id cannot be an XML id); generated elements (the start event, joins, boundary events,
 flows) have ids with a dot, which node ids never contain, so nothing collides. The mapping is
-the import's table read backwards; see README.md, "BPMN import and export".
+the import's table read backwards; see docs/journeys.md, "BPMN import and export".
 """
 
 from __future__ import annotations

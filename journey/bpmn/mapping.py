@@ -1,4 +1,4 @@
-"""BPMN flow nodes -> journey nodes (the table: README.md, "BPMN import and export").
+"""BPMN flow nodes -> journey nodes (the table: docs/journeys.md, "BPMN import and export").
 
 Each supported element becomes one node whose id is the element's id (or its `xflow:nodeId`);
 an element with both an action and an `xflow:Lifecycle` adds a `lifecycle_transition` node
@@ -262,7 +262,7 @@ class Mapper:
                 flow.element,
                 "unsupported_condition_language",
                 f"conditions in {language!r} are not supported; write the shared condition "
-                "language (JSON) or the simple syntax (README: BPMN import and export)",
+                "language (JSON) or the simple syntax (docs/journeys.md: BPMN import and export)",
             )
             return None
         try:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from journey.runtime import READY_PREFIX
+from journey.core.runtime import READY_PREFIX
 
 PR_SET_PDEATHSIG = 1
 LOG_TAIL_LINES = 20

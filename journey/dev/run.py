@@ -12,11 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from journey.config import Settings
+from journey.core.config import Settings
+from journey.core.runtime import stop_event_on_signals
 from journey.dev.processes import StackError
 from journey.dev.smoke import CheckResult, run_smoke
 from journey.dev.stack import DevStack
-from journey.runtime import stop_event_on_signals
 
 console = Console(highlight=False, soft_wrap=True)
 # Long enough for a working day with the stack up; `journey token create` makes more.

@@ -19,16 +19,16 @@ from email.message import EmailMessage
 import httpx
 from sqlmodel import select
 
-from activities.contracts import StackCheckInput, StackCheckResult
 from dsl.events import EventEnvelope
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import LifecycleEvent, TriggerExecution, User
-from journey.definitions import find_by_name
+from journey.contracts.maintenance import StackCheckInput, StackCheckResult
+from journey.contracts.runs import JourneyResult
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import LifecycleEvent, TriggerExecution, User
+from journey.core.kafka.clients import make_producer, produce_json
 from journey.dev.stack import DevStack
-from journey.kafka import make_producer, produce_json
-from journey.lifecycle import transition_stage
-from workflows.models import JourneyResult
+from journey.services.definitions import find_by_name
+from journey.services.lifecycle import transition_stage
 from workflows.stack_check import StackCheckWorkflow
 
 CHECK_TIMEOUT_SECONDS = 30.0

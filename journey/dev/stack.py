@@ -20,22 +20,22 @@ from pathlib import Path
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from journey.config import Settings
-from journey.db.engine import run_migrations
-from journey.dev.processes import ManagedProcess, StackError, ensure_port_free
-from journey.embedded import (
+from journey.contracts.search_attributes import dev_server_flags
+from journey.core.config import Settings
+from journey.core.db.engine import run_migrations
+from journey.core.embedded.mailcatcher import MailCatcher
+from journey.core.embedded.servers import (
     BinaryNotFound,
     tansu_command,
     tansu_environment,
     tansu_path,
     temporal_cli_path,
 )
-from journey.examples import InvalidExample, load_examples
-from journey.kafka import check_kafka, ensure_topics
-from journey.mailcatcher import MailCatcher
-from journey.runtime import private_data_dir
-from journey.temporal_client import check_temporal, connect_client
-from workflows.search_attributes import dev_server_flags
+from journey.core.kafka.clients import check_kafka, ensure_topics
+from journey.core.runtime import private_data_dir
+from journey.core.temporal.client import check_temporal, connect_client
+from journey.dev.examples import InvalidExample, load_examples
+from journey.dev.processes import ManagedProcess, StackError, ensure_port_free
 
 Report = Callable[[str, str], None]
 Probe = Callable[[], Awaitable[object]]

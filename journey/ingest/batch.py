@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from activities.profiles import snapshot
 from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, dedupe_value_of, user_id_of
 from journey.ingest import batch_records
 from journey.ingest.planner import Plan, Planner, Prefetched
 from journey.ingest.trigger_cache import LiveTrigger
+from journey.services.users import snapshot
 
 
 @dataclass

@@ -14,9 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from dsl.events import EventEnvelope
-from journey.db.models import IngestedEvent, LifecycleEvent, TriggerExecution, User
-from journey.db.models import WorkflowExecution as Run
-from journey.db.rows import insert_rows
+from journey.core.db.models import IngestedEvent, LifecycleEvent, TriggerExecution, User
+from journey.core.db.models import WorkflowExecution as Run
+from journey.core.db.rows import insert_rows
 from journey.ingest.records import ENTERED, OPEN_RUNS
 
 

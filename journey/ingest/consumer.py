@@ -20,15 +20,15 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from temporalio.client import Client
 
 from dsl.events import EventEnvelope
-from journey.config import Settings
-from journey.db.engine import SessionFactory
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
+from journey.core.telemetry.logs import bind_event_id
+from journey.core.telemetry.messages import consuming, consuming_together
 from journey.ingest.dead_letters import DeadLetters
 from journey.ingest.dispatcher import EventDispatcher, Tally
 from journey.ingest.envelopes import PoisonMessage, parse_message
 from journey.ingest.failures import is_transient
 from journey.ingest.trigger_cache import TriggerCache
-from journey.telemetry.logs import bind_event_id
-from journey.telemetry.messages import consuming, consuming_together
 
 log = logging.getLogger(__name__)
 

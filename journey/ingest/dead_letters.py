@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from journey.config import Settings
-from journey.producers import ProducerHolder
+from journey.core.config import Settings
+from journey.core.kafka.producers import ProducerHolder
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ class _TooLarge(Exception):
 class DeadLetters:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        # Replaced when it stops delivering while the broker answers (journey/kafka.py).
+        # Replaced when it stops delivering while the broker answers
+        # (journey/core/kafka/clients.py).
         self._producers = ProducerHolder(settings)
         self.sent = 0
 

@@ -29,12 +29,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from dsl.document import JourneyDocument
 from dsl.events import EventEnvelope
 from dsl.interest import event_interest
-from journey.config import Settings
-from journey.db.engine import SessionFactory
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
 from journey.ingest import batch, batch_records, records
 from journey.ingest.planner import Plan, Planner, Start
 from journey.ingest.trigger_cache import TriggerCache
-from journey.starter import start_run
+from journey.services.runs.starter import start_run
 
 log = logging.getLogger(__name__)
 

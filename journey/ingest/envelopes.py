@@ -19,8 +19,8 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from pydantic import ValidationError
 
 from dsl.events import EventEnvelope
-from journey.kafka import json_value
-from journey.strict_json import strict_loads
+from journey.core.kafka.clients import json_value
+from journey.core.strict_json import strict_loads
 
 POISON_KINDS = ("empty", "oversized", "not_json", "invalid_envelope", "processing_failed")
 

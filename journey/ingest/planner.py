@@ -20,15 +20,16 @@ from sqlmodel import Session, SQLModel
 
 from dsl.events import EventEnvelope
 from dsl.triggers import Reentry, TriggerDecision, evaluate_trigger, user_id_of
-from journey import executions
-from journey.db import rows
-from journey.db.engine import SessionFactory
-from journey.db.models import TriggerExecution, WorkflowExecution
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.db import rows
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import TriggerExecution, WorkflowExecution
 from journey.ingest import records
 from journey.ingest.transactions import Transactions
 from journey.ingest.trigger_cache import LiveTrigger
-from journey.lifecycle import stage_limit_reason
-from workflows.ids import trigger_workflow_id
+from journey.services import users
+from journey.services.lifecycle import stage_limit_reason
+from journey.services.runs import executions
 
 
 @dataclass
@@ -172,7 +173,7 @@ class Planner:
         if prefetched is not None and user_id is not None:
             profile = prefetched.profile(user_id)
         else:
-            profile = records.profile(session, user_id) if user_id else None
+            profile = users.profile(session, user_id) if user_id else None
         verdict = evaluate_trigger(trigger.rule, event, profile)
         decision = _Decision(session, trigger, envelope, verdict, known=profile is not None)
         started_for_dedupe = None

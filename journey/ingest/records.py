@@ -14,9 +14,8 @@ from sqlalchemy import bindparam, case, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from activities.profiles import snapshot
 from dsl.events import EventEnvelope
-from journey.db.models import (
+from journey.core.db.models import (
     IngestedEvent,
     LifecycleEvent,
     TriggerExecution,
@@ -25,6 +24,7 @@ from journey.db.models import (
     WorkflowExecution,
     WorkflowVersion,
 )
+from journey.services import users
 
 ENTERED = ("started", "pending")
 OPEN_RUNS = ("pending", "running")
@@ -87,24 +87,9 @@ _DECISION_STARTED = (
 )
 
 
-def profile(session: Session, user_id: str) -> dict[str, Any] | None:
-    """The profile as journeys see it (`user.*` in conditions), or None when there is none."""
-    user = session.get(User, user_id)
-    return snapshot(user).model_dump(mode="json") if user is not None else None
-
-
-def new_user(session: Session, user_id: str, properties: Any) -> User:
-    """The profile an event creates for a user first seen in it (not added to the session):
-    the event's `properties.email` when no other profile has it."""
-    email = properties.get("email") if isinstance(properties, dict) else None
-    usable = isinstance(email, str) and len(email) <= 255
-    taken = usable and session.exec(select(User.id).where(User.email == email)).first()
-    return User(id=user_id, email=email if usable and not taken else None)
-
-
 def add_profile(session: Session, user_id: str, envelope: EventEnvelope) -> None:
     if session.get(User, user_id) is None:
-        session.add(new_user(session, user_id, envelope.properties))
+        session.add(users.new_user(session, user_id, envelope.properties))
         session.flush()
 
 
@@ -189,8 +174,8 @@ def open_run_keys(session: Session, *, user_id: str) -> list[tuple[str, uuid.UUI
 
 
 def reserved_run(session: Session, *, journey_id: uuid.UUID, key: str) -> WorkflowExecution | None:
-    """The run row reserved under an idempotency key (journey.executions.find_by_key, built
-    once)."""
+    """The run row reserved under an idempotency key (journey.services.runs.executions.find_by_key,
+    built once)."""
     return session.exec(_RESERVED, params={"journey_id": journey_id, "key": key}).first()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.kafka.clients import ensure_topics
+from journey.core.runtime import announce_ready, stop_event_on_signals
+from journey.core.temporal.client import connect_client
 from journey.ingest.consumer import EventConsumer
-from journey.kafka import ensure_topics
-from journey.runtime import announce_ready, stop_event_on_signals
-from journey.temporal_client import connect_client
 
 __all__ = ["main", "run_ingest"]
 

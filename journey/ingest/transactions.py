@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from journey.db.engine import SessionFactory
+from journey.core.db.engine import SessionFactory
 
 T = TypeVar("T")
 

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from dsl.triggers import TriggerRule, event_type_matches
-from journey.db.engine import SessionFactory
-from journey.db.models import Trigger, Workflow
-from journey.definitions import snapshot_of
-from journey.triggers import rule_of
-from workflows.models import JourneySnapshot
+from journey.contracts.runs import JourneySnapshot
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import Trigger, Workflow
+from journey.services.definitions import snapshot_of
+from journey.services.triggers import rule_of
 
 log = logging.getLogger(__name__)
 

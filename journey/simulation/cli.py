@@ -116,11 +116,11 @@ def simulate_command(
 ) -> None:
     """Run a journey for a user and a timeline of future events, sending nothing."""
     from dsl.validation import validate_journey
-    from journey.config import get_settings
+    from journey.contracts.runs import JourneySnapshot
+    from journey.core.config import get_settings
     from journey.simulation.inputs import parse_model, scenario_problems
     from journey.simulation.models import Scenario
     from journey.simulation.runner import simulate
-    from workflows.models import JourneySnapshot
 
     failures: list[str] = []
     sub_files = _sub_journeys(sub_journey or [], failures)

@@ -115,7 +115,8 @@ class Scenario(_Strict):
 
 
 class EffectRecord(BaseModel):
-    """What an action would have done; `details` depend on `action` (see the README)."""
+    """What an action would have done; `details` depend on `action` (docs/journeys.md,
+    "Simulation")."""
 
     action: Literal["email", "webhook", "update_attributes", "lifecycle_transition", "emit_event"]
     # email: sent | suppressed; webhook: answered <status>; others: applied | unchanged | failed

@@ -33,14 +33,15 @@ from temporalio.worker import Worker
 
 from dsl.document import JourneyDocument
 from dsl.nodes import SubJourneyNode
-from journey.config import Settings
-from journey.embedded import temporal_test_server_path
+from journey.contracts.runs import JourneyInput, JourneySnapshot, JourneyState
+from journey.core.config import Settings
+from journey.core.embedded.servers import temporal_test_server_path
+from journey.core.temporal.client import DATA_CONVERTER
+from journey.core.temporal.sandbox import workflow_runner
 from journey.simulation.models import EventDelivery, Scenario, SimulationResult
 from journey.simulation.stand_ins import Recorder, unknown_activity
 from journey.simulation.timeline import RunRecord, build_result
-from journey.temporal_client import DATA_CONVERTER
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneySnapshot, JourneyState
 from workflows.task_queues import SUFFIX_BY_ACTIVITY
 
 __all__ = ["simulate"]
@@ -133,7 +134,6 @@ async def _workers(
     client: Client, queue: str, recorder: Recorder, settings: Settings
 ) -> AsyncIterator[None]:
     """The product's queues (main, `.email`, `.webhook`) with stand-ins on each."""
-    from worker import workflow_runner  # the worker's choice of sandbox, not a copy of it
 
     stand_ins = recorder.activities()
     by_name = {_name(fn): fn for fn in stand_ins}

@@ -1,7 +1,7 @@
 """Recording stand-ins for every activity a journey run calls: same names, no side effects.
 
 The names come from the action contract the worker's registry enforces
-(`activities.contracts.ACTION_ACTIVITY_NAMES`) plus the two a run calls besides actions; a
+(`journey.contracts.actions.ACTION_ACTIVITY_NAMES`) plus the two a run calls besides actions; a
 contract name without a stand-in here stops the simulation before it starts
 (`MissingStandIn`), and an activity nobody stands in for fails its node at once, non-retryably
 and by name (`unknown_activity`), instead of waiting on a worker that does not exist.
@@ -30,31 +30,6 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from activities.attribute_ops import apply_operations
-from activities.contracts import (
-    ACTION_ACTIVITY_NAMES,
-    CALL_WEBHOOK,
-    EMIT_EVENT,
-    INVALID_STAGE,
-    LIFECYCLE_TRANSITION,
-    LOAD_USER,
-    RECORD_EXECUTION_OUTCOME,
-    SEND_EMAIL,
-    UPDATE_ATTRIBUTES,
-    WEBHOOK_REJECTED,
-    CallWebhookInput,
-    CallWebhookResult,
-    EmitEventInput,
-    EmitEventResult,
-    ExecutionOutcomeInput,
-    LifecycleTransitionInput,
-    LifecycleTransitionResult,
-    LoadUserInput,
-    SendEmailInput,
-    SendEmailResult,
-    UpdateAttributesInput,
-    UpdateAttributesResult,
-    UserSnapshot,
-)
 from activities.events import event_id_for
 from activities.profiles import rendered_operations
 from activities.registry import activity_name
@@ -66,12 +41,36 @@ from activities.rendering import (
 )
 from activities.webhook import WebhookActivities
 from dsl.stages import LIFECYCLE_STAGES
-from journey.config import Settings
-from journey.ledger import Ledger
-from journey.lifecycle import STAGE_CHANGED_EVENT
+from journey.contracts.actions import (
+    ACTION_ACTIVITY_NAMES,
+    CALL_WEBHOOK,
+    EMIT_EVENT,
+    INVALID_STAGE,
+    LIFECYCLE_TRANSITION,
+    LOAD_USER,
+    SEND_EMAIL,
+    UPDATE_ATTRIBUTES,
+    WEBHOOK_REJECTED,
+    CallWebhookInput,
+    CallWebhookResult,
+    EmitEventInput,
+    EmitEventResult,
+    LifecycleTransitionInput,
+    LifecycleTransitionResult,
+    LoadUserInput,
+    SendEmailInput,
+    SendEmailResult,
+    UpdateAttributesInput,
+    UpdateAttributesResult,
+    UserSnapshot,
+)
+from journey.contracts.executions import RECORD_EXECUTION_OUTCOME, ExecutionOutcomeInput
+from journey.contracts.runs import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
+from journey.core.config import Settings
+from journey.core.ledger import Ledger
+from journey.services.lifecycle import STAGE_CHANGED_EVENT
 from journey.simulation.models import EffectRecord, SimulatedUser, WebhookAnswer
 from journey.simulation.offline import KeepingEmail, Kept, Offline, email_details
-from workflows.models import LOAD_JOURNEY, JourneySnapshot, LoadJourneyInput
 
 __all__ = ["JOURNEY_RUN_ACTIVITIES", "MissingStandIn", "Recorder", "check_stand_ins"]
 

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowExecutionStatus
 from dsl.document import JourneyDocument
 from dsl.durations import format_duration
 from dsl.nodes import NodeBase, SubJourneyNode, WaitForEventNode
+from journey.contracts.runs import JourneyState, StepLogEntry
 from journey.simulation.models import (
     EffectRecord,
     EventDelivery,
@@ -26,7 +27,6 @@ from journey.simulation.models import (
     TimelineEntry,
 )
 from journey.simulation.stand_ins import Recorder
-from workflows.models import JourneyState, StepLogEntry
 
 __all__ = ["RunRecord", "build_result"]
 

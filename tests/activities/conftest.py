@@ -7,10 +7,10 @@ from uuid import uuid4
 
 import pytest
 
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.kafka import ensure_topics
-from journey.ledger import Ledger
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.kafka.clients import ensure_topics
+from journey.core.ledger import Ledger
 from tests.harness.env import JourneyEnv
 
 

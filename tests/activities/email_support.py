@@ -20,11 +20,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from activities.contracts import SendEmailInput
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models.deliveries import Delivery
-from journey.ledger import Ledger
+from journey.contracts.actions import SendEmailInput
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models.deliveries import Delivery
+from journey.core.ledger import Ledger
 from tests.activities.helpers import make_context, make_meta
 from tests.harness.database import migrated_sqlite
 from tests.harness.env import build_settings

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import ActionMeta, TemplateContext
+from journey.contracts.actions import ActionMeta, TemplateContext
 
 
 def make_meta(user_id: str = "u1", node_id: str = "n1", **overrides: Any) -> ActionMeta:

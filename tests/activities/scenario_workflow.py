@@ -1,7 +1,7 @@
 """A test-only workflow that calls every action activity by name, as the interpreter will.
 
 It lives in an importable module because the workflow sandbox re-imports the defining module;
-importing `activities.contracts` inside the sandbox also proves that module stays I/O-free.
+importing `journey.contracts` inside the sandbox also proves that module stays I/O-free.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from journey.contracts.actions import (
         CALL_WEBHOOK,
         EMIT_EVENT,
         LIFECYCLE_TRANSITION,

@@ -11,8 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import EMAIL_REJECTED, TEMPLATE_ERROR
 from activities.email import EmailActivities, message_id_for
+from journey.contracts.actions import EMAIL_REJECTED, TEMPLATE_ERROR
 from tests.activities.email_support import LedgerDb, email_request, email_settings, ledger_db
 from tests.activities.helpers import assert_non_retryable, make_context
 from tests.harness.ports import free_port

@@ -11,11 +11,11 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import TEMPLATE_ERROR, EmitEventInput
 from activities.events import EventActivities, event_id_for
-from journey.config import Settings
-from journey.kafka import make_producer
-from journey.ledger import Ledger
+from journey.contracts.actions import TEMPLATE_ERROR, EmitEventInput
+from journey.core.config import Settings
+from journey.core.kafka.clients import make_producer
+from journey.core.ledger import Ledger
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
 from tests.harness.kafka import consumer_config
 

@@ -6,11 +6,11 @@ import pytest
 from sqlmodel import func, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import LifecycleTransitionInput, UpdateAttributesInput
 from activities.profiles import ProfileActivities
-from journey.db.engine import SessionFactory
-from journey.db.models import Delivery, User, UserLifecycleHistory
-from journey.ledger import Ledger
+from journey.contracts.actions import LifecycleTransitionInput, UpdateAttributesInput
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import Delivery, User, UserLifecycleHistory
+from journey.core.ledger import Ledger
 from tests.activities.helpers import make_context, make_meta
 
 

@@ -11,7 +11,8 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import (
+from activities.profiles import STAGE_CHANGED_EVENT, ProfileActivities
+from journey.contracts.actions import (
     ATTRIBUTE_TYPE_ERROR,
     INVALID_OPERATION,
     INVALID_STAGE,
@@ -22,12 +23,11 @@ from activities.contracts import (
     UpdateAttributesInput,
     UpdateAttributesResult,
 )
-from activities.profiles import STAGE_CHANGED_EVENT, ProfileActivities
-from journey.config import Settings
-from journey.db.engine import SessionFactory
-from journey.db.models import LifecycleEvent, User, UserLifecycleHistory
-from journey.kafka import ensure_topics, make_producer
-from journey.lifecycle import stage_event_id
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory
+from journey.core.db.models import LifecycleEvent, User, UserLifecycleHistory
+from journey.core.kafka.clients import ensure_topics, make_producer
+from journey.services.lifecycle import stage_event_id
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
 from tests.api.test_users import read_events, topic_size
 from tests.harness.env import JourneyEnv

@@ -13,7 +13,8 @@ from confluent_kafka import Producer
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities.contracts import (
+from activities.registry import activity_name, build_action_activities
+from journey.contracts.actions import (
     ACTION_ACTIVITY_NAMES,
     WEBHOOK_REJECTED,
     CallWebhookInput,
@@ -23,10 +24,9 @@ from activities.contracts import (
     SendEmailInput,
     UpdateAttributesInput,
 )
-from activities.registry import activity_name, build_action_activities
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.kafka import make_producer
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.kafka.clients import make_producer
 from tests.activities.helpers import make_context, make_meta
 from tests.activities.scenario_workflow import ActionScenarioWorkflow, ScenarioInput
 from tests.harness.env import JourneyEnv

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import TEMPLATE_ERROR
 from activities.rendering import (
     RenderLimits,
     render_html,
@@ -16,7 +15,8 @@ from activities.rendering import (
     render_value,
     render_value_async,
 )
-from journey.config import Settings
+from journey.contracts.actions import TEMPLATE_ERROR
+from journey.core.config import Settings
 from tests.activities.helpers import assert_non_retryable, make_context
 
 

@@ -13,14 +13,14 @@ import pytest
 import pytest_asyncio
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import (
+from activities.webhook import WebhookActivities, retry_after_delay
+from journey.contracts.actions import (
     TEMPLATE_ERROR,
     WEBHOOK_REDIRECT,
     WEBHOOK_REJECTED,
     WEBHOOK_RESPONSE_TOO_LARGE,
     WEBHOOK_TRANSIENT,
 )
-from activities.webhook import WebhookActivities, retry_after_delay
 from tests.activities.helpers import assert_non_retryable, assert_retryable
 from tests.activities.webhook_helpers import (
     call,

@@ -20,11 +20,11 @@ import httpx
 from pydantic import SecretStr
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import CallWebhookInput, CallWebhookResult
 from activities.webhook import WebhookActivities
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.ledger import Ledger
+from journey.contracts.actions import CallWebhookInput, CallWebhookResult
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.ledger import Ledger
 from tests.activities.helpers import make_context, make_meta
 
 # Values the tests look for in places they must never appear (results, history, errors).

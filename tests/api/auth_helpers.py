@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from api.auth import Role, create_token, require_role
 from api.main import create_app
-from journey.config import Settings
+from journey.core.config import Settings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 API_KEY = "crm-key-0123456789abcdef"

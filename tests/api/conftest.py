@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from journey.config import Settings
+from journey.core.config import Settings
 
 ApiClientFactory = Callable[[Settings], AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 
 from api.main import create_app
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.harness.ports import free_port
 
 

@@ -8,7 +8,7 @@ from unittest import mock
 from sqlmodel import Session, create_engine, select
 
 from api.auth import Role
-from journey.db.models.gateway import AuditEntry
+from journey.core.db.models.gateway import AuditEntry
 from tests.api.auth_helpers import API_KEY, auth_settings, bearer, probe_client
 from tests.harness.env import JourneyEnv
 

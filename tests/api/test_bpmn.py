@@ -23,10 +23,10 @@ from api.auth import Role, create_token
 from dsl.validation import validate_journey
 from journey.bpmn import import_bpmn
 from journey.bpmn.canonical import equivalent
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import User, Workflow, WorkflowExecution
-from journey.kafka import ensure_topics
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import User, Workflow, WorkflowExecution
+from journey.core.kafka.clients import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import auth, journey, settings_for
 from tests.harness.env import JourneyEnv

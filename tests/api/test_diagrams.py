@@ -16,12 +16,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.auth import Role
-from journey.config import Settings
-from journey.db.engine import create_db_engine
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import PROBLEM_JSON, auth, create, journey, settings_for
 from tests.dsl.mermaid import parse
-from tests.journey.metrics.data import Data
+from tests.journey.services.metrics.data import Data
 
 
 @pytest.fixture

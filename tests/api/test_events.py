@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from api.auth import Role, create_token
 from dsl.events import event_json_schema
-from journey.config import Settings
-from journey.kafka import ensure_topics
+from journey.core.config import Settings
+from journey.core.kafka.clients import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import JourneyEnv
 from tests.harness.kafka import consumer_config

@@ -22,9 +22,9 @@ from fastapi import FastAPI
 
 from api.auth import Role, create_token
 from api.main import create_app
-from journey.config import Settings
-from journey.kafka import ensure_topics
-from journey.producers import ProducerHolder, is_fatal
+from journey.core.config import Settings
+from journey.core.kafka.clients import ensure_topics
+from journey.core.kafka.producers import ProducerHolder, is_fatal
 from tests.api.test_events import events_settings, on_topic
 from tests.harness.chaos_servers import TansuBroker, ThreadedProxy
 from tests.harness.env import JourneyEnv

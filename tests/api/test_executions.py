@@ -21,12 +21,12 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-import api.routes.executions as routes
+import api.routes.workflow_runs as routes
 from api.auth import Role, create_token
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
-from journey.kafka import ensure_topics
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
+from journey.core.kafka.clients import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import JourneyEnv
 from worker import journey_worker

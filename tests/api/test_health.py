@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from journey.kafka import ensure_topics
+from journey.core.kafka.clients import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import JourneyEnv
 from tests.harness.ports import free_port

@@ -10,8 +10,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from api.auth import Role
-from journey.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
-from journey.lifecycle import stage_event_id
+from journey.core.db.models import LifecycleEvent, User, UserLifecycleHistory, WorkflowExecution
+from journey.services.lifecycle import stage_event_id
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_users import WAITING, Api, api, problem_paths, read_events, topic_size
 

@@ -22,9 +22,9 @@ from httpx_sse import ServerSentEvent, aconnect_sse
 from temporalio.client import Client
 
 from api.auth import Role
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
 from tests.api.auth_helpers import auth_settings, bearer
 from tests.api.live_server import serve_api
 from tests.harness.env import JourneyEnv

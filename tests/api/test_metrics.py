@@ -1,7 +1,7 @@
 """`/api/metrics` over HTTP on both databases: the reports, 404s, 422 paths and roles.
 
 The numbers come from small scenarios counted by hand (the metric definitions themselves are
-tested in tests/journey/metrics/); here the point is what the gateway makes of them.
+tested in tests/journey/services/metrics/); here the point is what the gateway makes of them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.auth import Role
-from journey.metrics.rollup import rollup_day
+from journey.services.metrics.rollup import rollup_day
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import PROBLEM_JSON, auth, settings_for
-from tests.journey.metrics.data import Data
+from tests.journey.services.metrics.data import Data
 
 
 @dataclass

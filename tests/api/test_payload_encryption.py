@@ -27,11 +27,11 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
 from api.auth import Role
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
-from journey.embedded import temporal_cli_path
-from journey.temporal_client import connect_client
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
+from journey.core.embedded.servers import temporal_cli_path
+from journey.core.temporal.client import connect_client
 from tests.api.auth_helpers import auth_settings, bearer
 from tests.api.live_server import serve_api
 from tests.harness.env import JourneyEnv

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from api.auth import Role, create_token
 from api.main import create_app
-from journey.kafka import ensure_topics
+from journey.core.kafka.clients import ensure_topics
 from tests.api.auth_helpers import auth_settings
 from tests.harness.env import JourneyEnv
 

@@ -16,10 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-import journey.segments.profile
+import journey.services.segments.profile
 from api.auth import Role
-from journey.config import Settings
-from journey.db.models import User, UserSegment, UserSegmentMembership
+from journey.core.config import Settings
+from journey.core.db.models import User, UserSegment, UserSegmentMembership
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import PROBLEM_JSON, auth, settings_for
 
@@ -167,7 +167,7 @@ async def test_evaluate_counts_and_samples_by_sql(
     def no_python(*args: Any, **kwargs: Any) -> bool:
         raise AssertionError("counts and samples must come from SQL")
 
-    monkeypatch.setattr(journey.segments.profile, "evaluate", no_python)
+    monkeypatch.setattr(journey.services.segments.profile, "evaluate", no_python)
     definition = {key: SEGMENT[key] for key in ("conditions", "lifecycle_stages")}
     answer = await api.http.post("/api/segments/evaluate", params={"limit": 1}, json=definition)
     assert answer.status_code == 200, answer.text

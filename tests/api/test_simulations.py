@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from api.auth import Role
 from api.main import create_app
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import PROBLEM_JSON, auth, create, journey, settings_for
 

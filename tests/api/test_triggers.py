@@ -17,12 +17,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from api.auth import Role
-from journey.config import Settings
-from journey.db.models import AuditEntry, LifecycleEvent, Trigger, TriggerExecution, User
-from journey.db.models import WorkflowExecution as Run
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.config import Settings
+from journey.core.db.models import AuditEntry, LifecycleEvent, Trigger, TriggerExecution, User
+from journey.core.db.models import WorkflowExecution as Run
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import PROBLEM_JSON, auth, journey, settings_for
-from workflows.ids import trigger_workflow_id
 
 CART = {
     "name": "Abandoned cart",

@@ -24,9 +24,9 @@ from sqlmodel import select
 from temporalio.client import WorkflowFailureError
 
 from api.auth import Role, create_token
-from journey.config import Settings
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.db.models import (
+from journey.core.config import Settings
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.db.models import (
     Delivery,
     LifecycleEvent,
     Trigger,
@@ -39,7 +39,7 @@ from journey.db.models import (
     WorkflowExecution,
     WorkflowVersion,
 )
-from journey.kafka import ensure_topics
+from journey.core.kafka.clients import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import JourneyEnv
 from worker import journey_worker

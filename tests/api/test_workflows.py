@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.auth import Role, create_token
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.api.conftest import ApiClientFactory
 from tests.harness.env import build_settings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.chaos.helpers import REPORTED
 from tests.harness.env import JourneyEnv
 from tests.workflows.processes import WorkerProcesses

@@ -31,15 +31,15 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
 
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import Delivery, User, WorkflowExecution
-from journey.definitions import create_workflow
+from journey.contracts.runs import JourneyInput, JourneySnapshot
+from journey.contracts.search_attributes import start_attributes
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import Delivery, User, WorkflowExecution
+from journey.services.definitions import create_workflow
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.smtp import SmtpCapture
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneySnapshot
-from workflows.search_attributes import start_attributes
 
 COUNTER = "chaos_effects"  # the attribute each run increments once
 EFFECT_HEADER = "x-journey-effect-key"

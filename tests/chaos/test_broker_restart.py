@@ -16,8 +16,8 @@ cannot show that, so it shows what tansu allows:
 The gateway's producer is idempotent (acks=all, enable.idempotence) and the restarted tansu no
 longer knows its producer id (UnknownProducerId, which librdkafka 2.16 does not recover from:
 the produce times out, or the error turns fatal). The gateway's ProducerHolder
-(journey/kafka.py) replaces such a producer once the broker answers again, so the gateway
-answers 503 for a while, never 500, and then 202 again.
+(journey/core/kafka/clients.py) replaces such a producer once the broker answers again, so the
+gateway answers 503 for a while, never 500, and then 202 again.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pydantic import SecretStr
 
 from api.auth import Role, create_token
 from api.main import create_app
-from journey.config import Settings
-from journey.kafka import ensure_topics
+from journey.core.config import Settings
+from journey.core.kafka.clients import ensure_topics
 from tests.chaos.helpers import report
 from tests.harness.chaos_servers import TansuBroker, ThreadedProxy
 from tests.harness.env import JourneyEnv

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from dsl.events import EventEnvelope
-from journey.db.models import TriggerExecution
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.db.models import TriggerExecution
 from tests.chaos.helpers import count_runs, report
 from tests.harness.env import JourneyEnv
 from tests.journey.ingest.conftest import IngestStack, ingest_stack
 from tests.workflows.processes import WorkerProcesses
-from workflows.ids import trigger_workflow_id
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 

@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
 from tests.chaos.helpers import (
     assert_effects_once,
     count_effects,

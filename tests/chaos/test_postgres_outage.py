@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session, func, select
 
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory, run_migrations
-from journey.db.models import Delivery
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory, run_migrations
+from journey.core.db.models import Delivery
 from tests.chaos.helpers import (
     COUNTER,
     FAST_RETRY,

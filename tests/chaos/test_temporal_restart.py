@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.chaos.helpers import (
     assert_effects_once,
     count_effects,

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.chaos.helpers import (
     assert_effects_once,
     count_effects,

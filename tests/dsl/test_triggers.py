@@ -15,7 +15,7 @@ from dsl.triggers import (
     event_type_matches,
     reentry_window,
 )
-from workflows.ids import MAX_ID_LENGTH, trigger_workflow_id
+from journey.contracts.ids import MAX_ID_LENGTH, trigger_workflow_id
 
 
 def rule(**fields: Any) -> TriggerRule:

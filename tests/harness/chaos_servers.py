@@ -34,11 +34,11 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from temporalio.client import Client
 
-from journey.embedded import tansu_command, tansu_environment, temporal_cli_path
-from journey.temporal_client import DATA_CONVERTER
+from journey.contracts.search_attributes import dev_server_flags
+from journey.core.embedded.servers import tansu_command, tansu_environment, temporal_cli_path
+from journey.core.temporal.client import DATA_CONVERTER
 from tests.harness.ports import free_port, wait_for_port
 from tests.harness.proxy import TcpProxy
-from workflows.search_attributes import dev_server_flags
 
 __all__ = [
     "PrivatePostgres",

@@ -8,7 +8,7 @@ without it those runs are skipped, not failed.
 
 A migrated database is a copy of one migrated once per session (a file copy on SQLite,
 `CREATE DATABASE ... TEMPLATE` on PostgreSQL): running every migration for each of some 600
-tests cost about six minutes of the suite. tests/journey/db runs the migrations themselves.
+tests cost about six minutes of the suite. tests/journey/core/db runs the migrations themselves.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from journey.db.engine import (
+from journey.core.db.engine import (
     create_db_engine,
     make_session_factory,
     normalise_database_url,
@@ -126,7 +126,7 @@ class _Templates:
 
     def sqlite(self) -> Path:
         if self._sqlite is None:
-            path = Path(tempfile.mkdtemp(prefix="journey-template-")) / "journey.db"
+            path = Path(tempfile.mkdtemp(prefix="journey-template-")) / "journey.core.db"
             run_migrations(f"sqlite:///{path.as_posix()}")
             self._sqlite = path
         return self._sqlite

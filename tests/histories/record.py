@@ -30,13 +30,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-
 from journey.db.engine import create_db_engine, make_session_factory, run_migrations
 from journey.embedded import tansu_command, tansu_environment, temporal_test_server_path
 from journey.kafka import ensure_topics
 from journey.temporal_client import DATA_CONVERTER
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
 from tests.harness.env import JourneyEnv, build_settings
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.kafka import _stop, _wait_until_ready

@@ -10,7 +10,7 @@ import uuid
 
 from confluent_kafka import Consumer
 
-from journey.kafka import ensure_topics
+from journey.core.kafka.clients import ensure_topics
 from tests.harness.env import JourneyEnv
 from tests.harness.kafka import consumer_config
 from tests.harness.ports import free_port

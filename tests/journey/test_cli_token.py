@@ -12,7 +12,7 @@ import jwt
 from pydantic import SecretStr
 from rich.console import Console
 
-from journey.config import Settings
+from journey.core.config import Settings
 from journey.dev.run import banner, token_lines
 from journey.dev.stack import JWT_SECRET_FILE, with_jwt_secret
 

@@ -39,9 +39,9 @@ from rich.console import Console
 
 from api.auth import Role, create_token
 from api.main import create_app
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import User, Workflow, WorkflowExecution, WorkflowVersion
 from journey.dev.run import token_lines
 from journey.ingest.envelopes import PoisonMessage, parse_message
 from tests.api.conftest import ApiClientFactory

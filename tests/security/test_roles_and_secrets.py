@@ -34,18 +34,18 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import WEBHOOK_REDIRECT, WEBHOOK_REJECTED, WEBHOOK_TRANSIENT
 from activities.webhook_secrets import REDACTED, SECRET_HOST_REFUSED
 from api.auth import Role, create_token
 from api.main import create_app
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import Workflow
-from journey.kafka import ensure_topics
-from journey.secret_hosts import host_allowed, host_pattern, url_host
+from journey.contracts.actions import WEBHOOK_REDIRECT, WEBHOOK_REJECTED, WEBHOOK_TRANSIENT
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import Workflow
+from journey.core.kafka.clients import ensure_topics
+from journey.core.secret_hosts import host_allowed, host_pattern, url_host
+from journey.core.telemetry.logs import WIRE_LOGGERS, configure_logging
 from journey.simulation.models import SimulatedUser
 from journey.simulation.stand_ins import Recorder
-from journey.telemetry.logs import WIRE_LOGGERS, configure_logging
 from tests.activities.helpers import assert_non_retryable, make_context
 from tests.activities.webhook_helpers import (
     CRM_TOKEN,

@@ -22,12 +22,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import rendering
-from activities.contracts import TEMPLATE_ERROR, EmitEventInput
 from activities.events import EventActivities
 from activities.rendering import RenderLimits, render_text
 from api.auth import Role
 from dsl.templates import CACHED_SOURCE_MAX_CHARS, compile_template
-from journey.config import Settings
+from journey.contracts.actions import TEMPLATE_ERROR, EmitEventInput
+from journey.core.config import Settings
 from tests.activities.helpers import assert_non_retryable, make_context, make_meta
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_workflows import EXAMPLE, auth, settings_for

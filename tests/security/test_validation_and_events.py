@@ -32,13 +32,13 @@ from api.auth import Role, create_token
 from dsl.document import MAX_NODES
 from dsl.events import EventEnvelope
 from dsl.validation import validate_journey
-from journey.config import Settings
+from journey.contracts.ids import journey_workflow_id, trigger_workflow_id
+from journey.core.config import Settings
+from journey.core.kafka.clients import ensure_topics
 from journey.ingest.envelopes import PoisonMessage, encoded, parse_message
-from journey.kafka import ensure_topics
 from tests.api.conftest import ApiClientFactory
 from tests.api.test_events import on_topic, topic_size
 from tests.harness.env import JourneyEnv
-from workflows.ids import journey_workflow_id, trigger_workflow_id
 
 DSL_DIR = str(Path(dsl.__file__).parent)
 PROBLEM_JSON = "application/problem+json"

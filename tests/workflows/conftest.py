@@ -23,15 +23,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from dsl.validation import validate_journey
-from journey.db.engine import SessionFactory, create_db_engine, make_session_factory
-from journey.db.models import User
-from journey.kafka import ensure_topics
+from journey.contracts.runs import JourneyInput, JourneyResult, JourneySnapshot
+from journey.contracts.search_attributes import start_attributes
+from journey.core.db.engine import SessionFactory, create_db_engine, make_session_factory
+from journey.core.db.models import User
+from journey.core.kafka.clients import ensure_topics
 from tests.harness.env import JourneyEnv
 from tests.workflows.processes import WorkerProcesses
 from worker import journey_worker
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput, JourneyResult, JourneySnapshot
-from workflows.search_attributes import start_attributes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

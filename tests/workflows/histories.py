@@ -15,9 +15,9 @@ from typing import Any
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
-from journey.temporal_client import DATA_CONVERTER
+from journey.contracts.runs import JourneyState
+from journey.core.temporal.client import DATA_CONVERTER
 from worker import WORKFLOWS
-from workflows.models import JourneyState
 
 HISTORIES_DIR = Path(__file__).resolve().parents[1] / "histories"
 WORKFLOW_ID_PREFIX = "history-"

@@ -17,13 +17,13 @@ from pydantic import BaseModel, SecretStr
 from temporalio.client import WorkflowHandle
 
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import User
-from journey.runtime import READY_PREFIX
+from journey.contracts.runs import JourneyInput, JourneyResult, JourneySnapshot
+from journey.contracts.search_attributes import start_attributes
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import User
+from journey.core.runtime import READY_PREFIX
 from tests.harness.env import JourneyEnv
-from workflows.models import JourneyInput, JourneyResult, JourneySnapshot
-from workflows.search_attributes import start_attributes
 
 REPO = Path(__file__).resolve().parents[2]
 # A hang guard only: tests assert what happened, never how fast.

@@ -15,8 +15,15 @@ from workflows.registry import NODE_HANDLERS, UnknownNodeType, build_registry, h
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNED = ("httpx", "sqlmodel", "sqlalchemy", "confluent_kafka", "jinja2", "journey")
-# What workflows/ may import from the project: itself, the pure DSL and activity contracts.
-PROJECT_ALLOWED = ("workflows", "dsl", "activities.contracts")
+# What workflows/ may import from the project: itself, the pure DSL and the shared contracts.
+PROJECT_ALLOWED = ("workflows", "dsl", "journey.contracts")
+
+
+def banned(name: str) -> bool:
+    """An I/O library, or any of journey but its pure contracts (and the package itself)."""
+    if name == "journey" or name == "journey.contracts" or name.startswith("journey.contracts."):
+        return False
+    return name.split(".")[0] in BANNED
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -34,7 +41,7 @@ def test_no_workflow_module_imports_io_libraries_or_settings() -> None:
     for path in sorted((ROOT / "workflows").rglob("*.py")):
         for name in imported_modules(path):
             top = name.split(".")[0]
-            if top in BANNED:
+            if banned(name):
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
             if top in ("activities", "api", "worker") and not name.startswith(PROJECT_ALLOWED):
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
@@ -42,25 +49,35 @@ def test_no_workflow_module_imports_io_libraries_or_settings() -> None:
 
 
 def test_importing_every_workflow_module_loads_no_banned_module() -> None:
-    # Transitive imports count too (dsl/, activities/contracts.py), so check a fresh interpreter.
+    # Transitive imports count too (dsl/, journey/contracts/), so check a fresh interpreter.
     script = (
         "import importlib, pkgutil, sys, workflows\n"
         "for m in pkgutil.walk_packages(workflows.__path__, 'workflows.'):\n"
         "    importlib.import_module(m.name)\n"
-        f"banned = {BANNED!r} + ('pydantic_settings',)\n"
-        "print(sorted(n for n in sys.modules if n.split('.')[0] in banned))\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    loaded = result.stdout.split()
+    assert "workflows.journey" in loaded
+    assert [name for name in loaded if banned(name) or name == "pydantic_settings"] == []
+
+
+def test_the_guard_allows_contracts_and_nothing_else_of_journey() -> None:
+    assert not banned("journey.contracts.actions")
+    assert banned("journey.core.config")
+    assert banned("journey.services.users")
+    assert banned("journey.contractsx")
 
 
 def test_the_guard_sees_a_banned_import(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
-    module.write_text("import httpx\nfrom jinja2 import Template\nfrom journey.config import x\n")
-    assert imported_modules(module) == {"httpx", "jinja2", "journey.config"}
+    module.write_text(
+        "import httpx\nfrom jinja2 import Template\nfrom journey.core.config import x\n"
+    )
+    assert imported_modules(module) == {"httpx", "jinja2", "journey.core.config"}
 
 
 def test_registry_covers_exactly_the_dsl_node_types() -> None:

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlmodel import select
 
-from activities.contracts import UPDATE_ATTRIBUTES
-from journey.config import Settings
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import Delivery
+from journey.contracts.actions import UPDATE_ATTRIBUTES
+from journey.core.config import Settings
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import Delivery
 from tests.harness.env import JourneyEnv
 from tests.workflows.conftest import JourneyRunner
 from tests.workflows.processes import WorkerProcesses, seed_user, start_run, user_attributes

@@ -15,10 +15,10 @@ import pytest
 from temporalio import workflow
 from temporalio.service import RPCError
 
+from journey.contracts.runs import CarriedState, JourneyState
 from tests.workflows.conftest import JourneyRunner, snapshot
 from tests.workflows.histories import wait_until_waiting
 from workflows.context import DEDUPE_PATCH, MAX_SEEN_EVENT_IDS, RunContext
-from workflows.models import CarriedState, JourneyState
 
 
 def event(type_: str, id_: str | None, **properties: Any) -> dict[str, Any]:

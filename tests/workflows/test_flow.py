@@ -8,9 +8,9 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from dsl.nodes.split import Variant, choose_variant
-from journey.db.models import Workflow
+from journey.contracts.runs import JourneyState
+from journey.core.db.models import Workflow
 from tests.workflows.conftest import JourneyRunner, snapshot
-from workflows.models import JourneyState
 
 
 def end(node_id: str, outcome: str | None = None) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 
 from temporalio.api.history.v1 import HistoryEvent
 
+from journey.contracts import search_attributes as sa
 from tests.workflows.conftest import JourneyRunner
-from workflows import search_attributes as sa
 from workflows.patches import LEAN_HISTORY
 
 # Two nodes the run only passes through (condition, update_attributes), one where it waits

@@ -10,10 +10,10 @@ from typing import Any
 from sqlmodel import select
 from temporalio.client import WorkflowFailureError
 
-from journey.db.models import Workflow, WorkflowExecution
+from journey.contracts.runs import JourneyInput
+from journey.core.db.models import Workflow, WorkflowExecution
 from tests.workflows.conftest import JourneyRunner, snapshot
 from workflows.journey import JourneyWorkflow
-from workflows.models import JourneyInput
 
 
 async def mirrored(runner: JourneyRunner, workflow_id: str) -> WorkflowExecution | None:

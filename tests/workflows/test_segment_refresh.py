@@ -12,16 +12,16 @@ from typing import Any
 import pytest_asyncio
 from sqlmodel import col, select
 
-from activities.contracts import SegmentRefreshInput, SegmentRefreshResult
-from journey.config import Settings
-from journey.db.models import User, UserSegment, UserSegmentMembership
-from journey.schedules import JOBS
-from journey.segments import refresh, service
-from journey.segments.jobs import SEGMENT_REFRESH
-from journey.segments.rules import parse_condition
+from journey.contracts.segments import SegmentRefreshInput, SegmentRefreshResult
+from journey.core.config import Settings
+from journey.core.db.models import User, UserSegment, UserSegmentMembership
+from journey.services.segments import refresh, service
+from journey.services.segments.jobs import SEGMENT_REFRESH
+from journey.services.segments.rules import parse_condition
 from tests.harness.env import JourneyEnv
 from tests.journey.ingest.conftest import IngestStack, ingest_stack
-from tests.journey.segments.topics import read_all
+from tests.journey.services.segments.topics import read_all
+from worker import SCHEDULED_JOBS
 from workflows.segments import SegmentRefreshWorkflow
 
 PRO = {"field": "user.attributes.plan", "op": "eq", "value": "pro"}
@@ -122,6 +122,6 @@ async def test_refresh_can_be_limited_to_some_segments(stack: IngestStack) -> No
 
 
 def test_the_schedule_runs_this_workflow() -> None:
-    assert SEGMENT_REFRESH in JOBS
+    assert SEGMENT_REFRESH in SCHEDULED_JOBS
     assert SEGMENT_REFRESH.workflow == "journey.SegmentRefresh"
     assert SEGMENT_REFRESH.make_input(Settings.model_construct()) == SegmentRefreshInput()

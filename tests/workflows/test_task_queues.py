@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHistory
 
-from journey.starter import start_run
+from journey.contracts.runs import JourneyInput, JourneyResult
+from journey.services.runs.starter import start_run
 from tests.workflows.conftest import JourneyRunner, snapshot
-from workflows.models import JourneyInput, JourneyResult
 from workflows.patches import LEAN_HISTORY
 from workflows.task_queues import PATCH_ID, action_queue
 

@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from journey.db.models import User
+from journey.core.db.models import User
 from tests.workflows.conftest import JourneyRunner
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
+from journey.contracts import search_attributes as sa
+from journey.contracts.ids import journey_workflow_id
+from journey.contracts.runs import JourneyState
 from tests.workflows.conftest import JourneyRunner
-from workflows import search_attributes as sa
-from workflows.ids import journey_workflow_id
-from workflows.models import JourneyState
 
 WAITING = {
     "name": "Waits for activation",

@@ -11,8 +11,8 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
+from journey.contracts.runs import JourneyState
 from tests.workflows.conftest import JourneyRunner
-from workflows.models import JourneyState
 
 
 def event(type_: str, **properties: Any) -> dict[str, Any]:

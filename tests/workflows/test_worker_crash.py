@@ -13,10 +13,10 @@ import asyncio
 import signal
 from typing import Any
 
+from journey.contracts.runs import JourneyResult
 from tests.harness.env import JourneyEnv
 from tests.workflows.histories import wait_until_waiting
 from tests.workflows.processes import WorkerProcesses, seed_user, start_run, user_attributes
-from workflows.models import JourneyResult
 
 NODE_IDS = ["welcome", "crm", "wait", "mark", "done"]
 # Hang guards only: the test asserts what happened, never how fast.

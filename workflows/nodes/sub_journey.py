@@ -11,14 +11,14 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.context import ActionExhausted, RunContext
-    from workflows.models import (
+    from journey.contracts.runs import (
         LOAD_JOURNEY,
         JourneyInput,
         JourneyResult,
         JourneySnapshot,
         LoadJourneyInput,
     )
+    from workflows.context import ActionExhausted, RunContext
 
 
 async def run(node: Any, ctx: RunContext) -> str | None:

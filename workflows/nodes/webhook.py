@@ -11,7 +11,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import activities.contracts as c
+    import journey.contracts.actions as c
     from workflows.context import RunContext
 
 

@@ -23,8 +23,8 @@ import pytest
 from google.protobuf import json_format
 from pydantic import SecretStr
 
-from journey.config import Settings
-from journey.temporal_client import connect_client
+from journey.core.config import Settings
+from journey.core.temporal.client import connect_client
 from tests.harness.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]

@@ -26,17 +26,17 @@ from temporalio.client import Client
 from dsl.events import EventEnvelope
 from dsl.triggers import TriggerRule
 from dsl.validation import validate_journey
-from journey.config import Settings
-from journey.db.engine import (
+from journey.core.config import Settings
+from journey.core.db.engine import (
     SessionFactory,
     create_db_engine,
     make_session_factory,
 )
-from journey.db.models import Trigger, TriggerExecution, User, WorkflowExecution
-from journey.definitions import create_workflow
+from journey.core.db.models import Trigger, TriggerExecution, User, WorkflowExecution
+from journey.core.kafka.clients import ensure_topics
 from journey.ingest.consumer import EventConsumer
-from journey.kafka import ensure_topics
-from journey.triggers import rule_columns
+from journey.services.definitions import create_workflow
+from journey.services.triggers import rule_columns
 from tests.harness.env import JourneyEnv
 from tests.workflows.processes import WorkerProcesses
 from worker import journey_worker

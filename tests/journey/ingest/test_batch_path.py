@@ -17,7 +17,8 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 
 from dsl.events import EventEnvelope
-from journey.db.models import LifecycleEvent, User
+from journey.contracts.runs import JourneyResult
+from journey.core.db.models import LifecycleEvent, User
 from journey.ingest import batch
 from journey.ingest.batch import BatchPlanner
 from journey.ingest.planner import Plan, Planner
@@ -25,7 +26,6 @@ from journey.ingest.trigger_cache import TriggerCache
 from tests.harness.database import temporary_database_url
 from tests.harness.env import JourneyEnv
 from tests.journey.ingest.conftest import IngestStack, ingest_stack
-from workflows.models import JourneyResult
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

@@ -11,10 +11,10 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 from dsl.events import EventEnvelope
-from journey.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
 from tests.journey.ingest.conftest import IngestStack
 from tests.workflows.processes import WorkerProcesses
-from workflows.ids import trigger_workflow_id
 
 PRO = {"field": "event.properties.plan", "op": "eq", "value": "pro"}
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

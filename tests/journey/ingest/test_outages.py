@@ -19,15 +19,15 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from dsl.events import EventEnvelope
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
-from journey.temporal_client import DATA_CONVERTER
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
+from journey.core.temporal.client import DATA_CONVERTER
 from tests.harness.database import temporary_database_url
 from tests.harness.env import JourneyEnv
 from tests.harness.proxy import TcpProxy
 from tests.harness.temporal import temporal_target
 from tests.journey.ingest.conftest import IngestStack, ingest_stack
-from workflows.ids import trigger_workflow_id
 
 EVENTS = 6  # produced while the dependency is down, one user each (handled concurrently)
 

@@ -30,12 +30,12 @@ from confluent_kafka import (
 from sqlmodel import select
 
 from dsl.events import EventEnvelope
-from journey.config import Settings
-from journey.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.config import Settings
+from journey.core.db.models import LifecycleEvent, TriggerExecution, WorkflowExecution
 from journey.ingest.dead_letters import ERROR_HEADER
 from journey.ingest.envelopes import POISON_KINDS, PoisonMessage, parse_message
 from tests.journey.ingest.conftest import IngestStack
-from workflows.ids import trigger_workflow_id
 
 MAX_BYTES = 8192  # the oversized case's consumer limit; every other case is below it
 

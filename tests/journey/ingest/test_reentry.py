@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dsl.events import EventEnvelope
-from journey.db.models import WorkflowExecution
+from journey.core.db.models import WorkflowExecution
 from tests.journey.ingest.conftest import IngestStack
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus
 
 from dsl.events import EventEnvelope
-from journey.db.models import User, WorkflowExecution
+from journey.contracts.runs import JourneyResult, JourneyState
+from journey.core.db.models import User, WorkflowExecution
 from tests.journey.ingest.conftest import IngestStack
-from workflows.models import JourneyResult, JourneyState
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from journey.db.engine import create_db_engine, make_session_factory
-from journey.db.models import User
+from journey.core.db.engine import create_db_engine, make_session_factory
+from journey.core.db.models import User
 from journey.ingest.transactions import Transactions
 from tests.harness.database import migrated_sqlite
 

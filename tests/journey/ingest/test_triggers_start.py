@@ -6,9 +6,9 @@ import asyncio
 import uuid
 
 from dsl.events import EventEnvelope
-from journey.db.models import LifecycleEvent, Trigger, User, WorkflowExecution
+from journey.contracts.ids import trigger_workflow_id
+from journey.core.db.models import LifecycleEvent, Trigger, User, WorkflowExecution
 from tests.journey.ingest.conftest import IngestStack
-from workflows.ids import trigger_workflow_id
 
 
 async def test_a_matching_event_starts_the_journey_and_the_run_completes(

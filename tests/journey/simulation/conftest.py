@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from dsl.validation import validate_journey
-from journey.config import Settings
+from journey.contracts.runs import JourneySnapshot
+from journey.core.config import Settings
 from journey.simulation.models import Scenario, SimulationResult
 from journey.simulation.runner import simulate
 from tests.harness.env import build_settings
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.smtp import SmtpCapture
-from workflows.models import JourneySnapshot
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 Simulate = Callable[..., Awaitable[SimulationResult]]

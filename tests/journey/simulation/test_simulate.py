@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from journey.config import Settings
+from journey.core.config import Settings
 from journey.simulation.models import Scenario, SimulationResult
 from journey.simulation.runner import simulate
 from tests.harness.http_receiver import HttpReceiver

@@ -17,9 +17,9 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.contracts import ACTION_ACTIVITY_NAMES
 from activities.registry import activity_name
-from journey.config import Settings
+from journey.contracts.actions import ACTION_ACTIVITY_NAMES
+from journey.core.config import Settings
 from journey.simulation.models import SimulatedUser
 from journey.simulation.stand_ins import (
     JOURNEY_RUN_ACTIVITIES,

@@ -1,0 +1,1 @@
+"""The Temporal client with its payload codec, and the Schedules Journey keeps."""
