@@ -81,9 +81,12 @@ def _segment_activities(
 ) -> list[Callable[..., Any]]:
     segments = SegmentActivities(settings, session_factory, producer)
     return [
-        segments.list_segments, segments.segment_changes, segments.apply_segment_changes,
-        segments.publish_segment_events, segments.renew_segment_memberships,
-    ]  # fmt: skip
+        segments.list_segments,
+        segments.segment_changes,
+        segments.apply_segment_changes,
+        segments.publish_segment_events,
+        segments.renew_segment_memberships,
+    ]
 
 
 @asynccontextmanager

@@ -81,7 +81,11 @@ class EventActivities:
         )
         result = EmitEventResult(event_id=event_id, topic=topic, partition=partition, offset=offset)
         await asyncio.to_thread(
-            self._ledger.record, meta.effect_key, kind="emit_event", outcome="delivered",
-            result=result.model_dump(mode="json"), **meta.origin(),
-        )  # fmt: skip
+            self._ledger.record,
+            meta.effect_key,
+            kind="emit_event",
+            outcome="delivered",
+            result=result.model_dump(mode="json"),
+            **meta.origin(),
+        )
         return result

@@ -23,14 +23,16 @@ class JourneyActivities:
             key = uuid.UUID(request.journey_id)
         except ValueError as exc:
             raise ApplicationError(
-                f"journey id {request.journey_id!r} is not a UUID", type="UnknownJourney",
+                f"journey id {request.journey_id!r} is not a UUID",
+                type="UnknownJourney",
                 non_retryable=True,
-            ) from exc  # fmt: skip
+            ) from exc
         with self._session_factory() as session:
             row = session.get(Workflow, key)
         if row is None:
             raise ApplicationError(
-                f"journey {request.journey_id} does not exist", type="UnknownJourney",
+                f"journey {request.journey_id} does not exist",
+                type="UnknownJourney",
                 non_retryable=True,
-            )  # fmt: skip
+            )
         return snapshot_of(row)

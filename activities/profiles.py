@@ -92,9 +92,13 @@ def rendered_operations(
 def _record(session: Session, meta: ActionMeta, kind: str, outcome: str, result: BaseModel) -> None:
     """Add the effect to the ledger in the same transaction as the change it records."""
     Ledger.add_in(
-        session, meta.effect_key, kind=kind, outcome=outcome,
-        result=result.model_dump(mode="json"), **meta.origin(),
-    )  # fmt: skip
+        session,
+        meta.effect_key,
+        kind=kind,
+        outcome=outcome,
+        result=result.model_dump(mode="json"),
+        **meta.origin(),
+    )
 
 
 class ProfileActivities:
@@ -185,10 +189,15 @@ class ProfileActivities:
                 "effect_key": meta.effect_key,
             }
             change = transition_stage(
-                session, user=user, to_stage=request.stage, reason=request.reason,
-                details=details, source="journey", execution_id=execution_id,
+                session,
+                user=user,
+                to_stage=request.stage,
+                reason=request.reason,
+                details=details,
+                source="journey",
+                execution_id=execution_id,
                 event_key=meta.effect_key,
-            )  # fmt: skip
+            )
             result = LifecycleTransitionResult(
                 from_stage=change.from_stage, to_stage=change.to_stage, changed=change.changed
             )

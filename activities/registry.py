@@ -41,9 +41,11 @@ def build_action_activities(
     """Every action activity, bound to its dependencies. The caller owns `http` and `producer`."""
     # Stage changes are announced on the events topic, so triggers can react to them.
     profiles = ProfileActivities(
-        session_factory, RenderLimits.from_settings(settings),
-        producer=producer, events_topic=settings.kafka_events_topic,
-    )  # fmt: skip
+        session_factory,
+        RenderLimits.from_settings(settings),
+        producer=producer,
+        events_topic=settings.kafka_events_topic,
+    )
     found: list[Callable[..., Any]] = [
         profiles.load_user,
         profiles.update_attributes,

@@ -84,20 +84,25 @@ class SegmentActivities:
             if session.get(UserSegment, _key(request.segment_id)) is None:
                 return  # deleted meanwhile: its rows went with it
             refresh.apply_changes(
-                session, segment_id=_key(request.segment_id),
-                entered=request.entered, exited=request.exited,
+                session,
+                segment_id=_key(request.segment_id),
+                entered=request.entered,
+                exited=request.exited,
                 evaluated_at=request.evaluated_at,
                 valid_until=refresh.valid_until(
                     request.evaluated_at, self._settings.segment_membership_ttl_seconds
                 ),
-            )  # fmt: skip
+            )
 
     @activity.defn(name=PUBLISH_SEGMENT_EVENTS)
     async def publish_segment_events(self, request: PublishSegmentEventsInput) -> int:
         events = refresh.segment_events(
-            segment=request.segment, entered=request.entered, exited=request.exited,
-            event_key=request.event_key, timestamp=request.timestamp,
-        )  # fmt: skip
+            segment=request.segment,
+            entered=request.entered,
+            exited=request.exited,
+            event_key=request.event_key,
+            timestamp=request.timestamp,
+        )
         topic = self._settings.kafka_events_topic
         return await refresh.publish(self._producer, topic=topic, events=events)
 
@@ -106,6 +111,7 @@ class SegmentActivities:
         ttl = self._settings.segment_membership_ttl_seconds
         with self._session_factory() as session:
             return refresh.renew(
-                session, segment_id=_key(request.segment_id),
+                session,
+                segment_id=_key(request.segment_id),
                 valid_until=refresh.valid_until(request.evaluated_at, ttl),
-            )  # fmt: skip
+            )

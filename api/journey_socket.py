@@ -60,16 +60,22 @@ class _Run:
     started_at: datetime
 
     def labels(self) -> dict[str, Any]:
-        return {"execution_id": str(self.execution_id), "workflow_id": self.workflow_id,
-                "user_id": self.user_id}  # fmt: skip
+        return {
+            "execution_id": str(self.execution_id),
+            "workflow_id": self.workflow_id,
+            "user_id": self.user_id,
+        }
 
 
 # Only what following needs: rows also carry the run's variables, which can be large.
 _COLUMNS: tuple[Any, ...] = (
-    WorkflowExecution.id, WorkflowExecution.temporal_workflow_id,
-    WorkflowExecution.temporal_run_id, WorkflowExecution.user_id, WorkflowExecution.status,
+    WorkflowExecution.id,
+    WorkflowExecution.temporal_workflow_id,
+    WorkflowExecution.temporal_run_id,
+    WorkflowExecution.user_id,
+    WorkflowExecution.status,
     WorkflowExecution.started_at,
-)  # fmt: skip
+)
 
 
 def _runs(rows: Any) -> list[_Run]:
@@ -156,8 +162,14 @@ class JourneySocket:
         runs, total = await run_in_threadpool(
             _open_runs, self.state, self.journey_id, settings.stream_max_runs
         )
-        await self.outbox.put({"event": "subscribed", "journey_id": str(self.journey_id),
-                               "open": total, "following": len(runs)})  # fmt: skip
+        await self.outbox.put(
+            {
+                "event": "subscribed",
+                "journey_id": str(self.journey_id),
+                "open": total,
+                "following": len(runs),
+            }
+        )
         seen = {run.workflow_id: run.started_at for run in runs}
         for run in runs:
             await self._follow(run)
@@ -189,11 +201,13 @@ class JourneySocket:
             run_id = await current_run_id(temporal, run.workflow_id, run.run_id, tries=tries)
             async with contextlib.aclosing(follow_run(temporal, run.workflow_id, run_id)) as events:
                 async for event in events:
-                    await self.outbox.put({"event": event.event, **labels, "id": event.id,
-                                           "data": event.data})  # fmt: skip
+                    await self.outbox.put(
+                        {"event": event.event, **labels, "id": event.id, "data": event.data}
+                    )
         except Exception as exc:
-            await self.outbox.put({"event": "stream_error", **labels,
-                                   "detail": describe_error(exc)})  # fmt: skip
+            await self.outbox.put(
+                {"event": "stream_error", **labels, "detail": describe_error(exc)}
+            )
         finally:
             self.following.discard(run.workflow_id)
 

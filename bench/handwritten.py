@@ -32,9 +32,11 @@ class HandWrittenJourney:
     async def run(self, request: BaselineInput) -> str:
         timeout = timedelta(seconds=30)
         user = await workflow.execute_activity(
-            "bench.load_user", request.user_id, result_type=Profile,
+            "bench.load_user",
+            request.user_id,
+            result_type=Profile,
             start_to_close_timeout=timeout,
-        )  # fmt: skip
+        )
         # The same condition as the journey's; both branches go on to the same steps.
         _ = user.attributes.get("plan") == "pro"
         await workflow.execute_activity(
@@ -45,7 +47,8 @@ class HandWrittenJourney:
             "bench.post_webhook", args=[request.hook_url, body], start_to_close_timeout=timeout
         )
         await workflow.execute_activity(
-            "bench.send_email", args=[user.email, f"Hi {user.id}, welcome."],
+            "bench.send_email",
+            args=[user.email, f"Hi {user.id}, welcome."],
             start_to_close_timeout=timeout,
-        )  # fmt: skip
+        )
         return "completed"

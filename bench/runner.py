@@ -114,8 +114,9 @@ def results_markdown(outcomes: list[Outcome], *, quick: bool, seconds: float) ->
                 f"{row['n']} | {notes} |"
             )
     lines += ["", "## Scenarios", ""]
-    lines += [f"- **{o.scenario.name}** ({o.seconds:.0f} s): {o.scenario.description}"
-              for o in outcomes]  # fmt: skip
+    lines += [
+        f"- **{o.scenario.name}** ({o.seconds:.0f} s): {o.scenario.description}" for o in outcomes
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -44,11 +44,15 @@ from journey.core.temporal.client import DATA_CONVERTER, connect_client
 # Eager workflow start lets a worker in the starting process take the first task without a
 # round trip through matching; the dev server has it behind dynamic config.
 DEV_SERVER_FLAGS = [
-    "--dynamic-config-value", "system.enableEagerWorkflowStart=true",
-    "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
-    "--sqlite-pragma", "journal_mode=WAL",
-    "--sqlite-pragma", "synchronous=NORMAL",
-]  # fmt: skip
+    "--dynamic-config-value",
+    "system.enableEagerWorkflowStart=true",
+    "--dynamic-config-value",
+    "system.forceSearchAttributesCacheRefreshOnRead=true",
+    "--sqlite-pragma",
+    "journal_mode=WAL",
+    "--sqlite-pragma",
+    "synchronous=NORMAL",
+]
 
 
 def free_port() -> int:
@@ -224,9 +228,12 @@ def _start_tansu(stack: AsyncExitStack, data_dir: Path) -> str:
     log = (data_dir / "tansu.log").open("wb")
     stack.callback(log.close)
     process = subprocess.Popen(
-        tansu_command(url, cluster_id="journey-bench"), stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, env=tansu_environment(),
-    )  # fmt: skip
+        tansu_command(url, cluster_id="journey-bench"),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=tansu_environment(),
+    )
 
     def stop() -> None:
         process.send_signal(signal.SIGINT)  # tansu ignores SIGTERM

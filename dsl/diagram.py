@@ -62,12 +62,19 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "end": ("([", "])"),
 }
 _CLASSES = {
-    "email": "send", "webhook": "send", "emit_event": "send",
-    "update_attributes": "change", "lifecycle_transition": "change",
-    "condition": "decide", "split": "decide",
-    "delay": "wait", "wait_for_event": "wait",
-    "parallel": "flow", "sub_journey": "flow", "end": "finish",
-}  # fmt: skip
+    "email": "send",
+    "webhook": "send",
+    "emit_event": "send",
+    "update_attributes": "change",
+    "lifecycle_transition": "change",
+    "condition": "decide",
+    "split": "decide",
+    "delay": "wait",
+    "wait_for_event": "wait",
+    "parallel": "flow",
+    "sub_journey": "flow",
+    "end": "finish",
+}
 _CLASS_STYLES = {
     "send": "fill:#e8f1ff,stroke:#3b6fb6",
     "change": "fill:#eef8ee,stroke:#3d8b3d",

@@ -39,9 +39,10 @@ class Reentry(StrEnum):
 def _event_path(path: str) -> str:
     if not path.startswith("event."):
         raise PydanticCustomError(
-            "not_an_event_field", "'{path}' must be a field of the event (event....)",
+            "not_an_event_field",
+            "'{path}' must be a field of the event (event....)",
             {"path": path},
-        )  # fmt: skip
+        )
     return path
 
 
@@ -49,9 +50,11 @@ class TriggerRule(StrictModel):
     """Everything that decides what an event does, without the trigger's identity."""
 
     event_type: str = Field(
-        min_length=1, max_length=255, pattern=EVENT_TYPE_PATTERN,
+        min_length=1,
+        max_length=255,
+        pattern=EVENT_TYPE_PATTERN,
         description="An exact event type, a prefix ending in '*' (e.g. 'cart.*'), or '*'.",
-    )  # fmt: skip
+    )
     conditions: Condition | None = Field(
         default=None, description="Over `event` and `user` (the profile); none = every event."
     )

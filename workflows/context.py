@@ -226,17 +226,26 @@ class RunContext:
         try:
             if activity in LOCAL_ACTIONS and self.patches.lean:
                 return await workflow.execute_local_activity(
-                    activity, arg, result_type=result_type, start_to_close_timeout=timeout,
-                    retry_policy=policy, summary=summary,
-                )  # fmt: skip
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=timeout,
+                    retry_policy=policy,
+                    summary=summary,
+                )
             queue = action_queue(workflow.info().task_queue, activity, self.throttled_actions)
             if queue is not None and not self.patches.has(PATCH_ID):
                 queue = None
             self.show_position()
             return await workflow.execute_activity(
-                activity, arg, task_queue=queue, result_type=result_type,
-                start_to_close_timeout=timeout, retry_policy=policy, summary=summary,
-            )  # fmt: skip
+                activity,
+                arg,
+                task_queue=queue,
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                retry_policy=policy,
+                summary=summary,
+            )
         except FailureError as err:
             if not handles_activity_failure(err):
                 raise

@@ -128,8 +128,9 @@ class JourneyWorkflow:
         else:
             await self._stop(main, exited)
             self._finish("exited")
-        return JourneyResult(outcome=ctx.outcome or "completed", variables=ctx.variables,
-                             step_log=ctx.step_log)  # fmt: skip
+        return JourneyResult(
+            outcome=ctx.outcome or "completed", variables=ctx.variables, step_log=ctx.step_log
+        )
 
     async def _run_path(self, node_id: str | None) -> None:
         ctx = self._ctx

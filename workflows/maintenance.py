@@ -64,9 +64,11 @@ class MetricsRollupWorkflow:
     @workflow.run
     async def run(self, request: MetricsRollupInput) -> list[RollupDayResult]:
         today = workflow.now().date()
-        days = [request.day] if request.day else [
-            today - timedelta(days=back) for back in range(request.days, 0, -1)
-        ]  # fmt: skip
+        days = (
+            [request.day]
+            if request.day
+            else [today - timedelta(days=back) for back in range(request.days, 0, -1)]
+        )
         results = []
         for day in days:
             results.append(
@@ -114,5 +116,6 @@ class MaintenanceWorkflow:
                 dropped.extend(result.dropped_partitions)
                 if result.done:
                     break
-        return MaintenanceResult(created_partitions=created, dropped_partitions=dropped,
-                                 purged=purged)  # fmt: skip
+        return MaintenanceResult(
+            created_partitions=created, dropped_partitions=dropped, purged=purged
+        )

@@ -50,10 +50,13 @@ class SegmentRefreshWorkflow:
         pending = request.pending
         if pending is None:
             pending = await workflow.execute_activity(
-                LIST_SEGMENTS, ListSegmentsInput(segment_ids=request.segment_ids),
-                result_type=list[SegmentRef], start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=RETRY, summary="list segments",
-            )  # fmt: skip
+                LIST_SEGMENTS,
+                ListSegmentsInput(segment_ids=request.segment_ids),
+                result_type=list[SegmentRef],
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RETRY,
+                summary="list segments",
+            )
         totals = SegmentRefreshResult(
             refreshed=request.refreshed, entered=request.entered, exited=request.exited
         )
@@ -61,10 +64,14 @@ class SegmentRefreshWorkflow:
             if index and workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(
                     request.model_copy(
-                        update={"run_key": run_key, "evaluated_at": evaluated_at,
-                                "pending": pending[index:], **totals.model_dump()}
+                        update={
+                            "run_key": run_key,
+                            "evaluated_at": evaluated_at,
+                            "pending": pending[index:],
+                            **totals.model_dump(),
+                        }
                     )
-                )  # fmt: skip
+                )
             await self._refresh(segment, run_key, evaluated_at, totals)
         return totals
 
@@ -77,38 +84,52 @@ class SegmentRefreshWorkflow:
     ) -> None:
         for step in range(MAX_STEPS_PER_SEGMENT):
             changes = await workflow.execute_activity(
-                SEGMENT_CHANGES, SegmentChangesInput(segment_id=segment.id),
-                result_type=SegmentChanges, start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=RETRY, summary=f"changes of {segment.name}",
-            )  # fmt: skip
+                SEGMENT_CHANGES,
+                SegmentChangesInput(segment_id=segment.id),
+                result_type=SegmentChanges,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"changes of {segment.name}",
+            )
             if not changes.found:
                 return
             if changes.entered or changes.exited:
                 await workflow.execute_activity(
                     APPLY_SEGMENT_CHANGES,
                     ApplySegmentChangesInput(
-                        segment_id=segment.id, entered=changes.entered, exited=changes.exited,
+                        segment_id=segment.id,
+                        entered=changes.entered,
+                        exited=changes.exited,
                         evaluated_at=evaluated_at,
                     ),
-                    start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=RETRY,
                     summary=f"cache {len(changes.entered)} in, {len(changes.exited)} out",
-                )  # fmt: skip
+                )
                 await workflow.execute_activity(
                     PUBLISH_SEGMENT_EVENTS,
                     PublishSegmentEventsInput(
-                        segment=segment, event_key=f"{run_key}/{step}",
-                        entered=changes.entered, exited=changes.exited, timestamp=evaluated_at,
+                        segment=segment,
+                        event_key=f"{run_key}/{step}",
+                        entered=changes.entered,
+                        exited=changes.exited,
+                        timestamp=evaluated_at,
                     ),
-                    result_type=int, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY,
+                    result_type=int,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=RETRY,
                     summary="publish segment events",
-                )  # fmt: skip
+                )
                 totals.entered += len(changes.entered)
                 totals.exited += len(changes.exited)
             if changes.complete:
                 break
         await workflow.execute_activity(
-            RENEW_SEGMENT, RenewSegmentInput(segment_id=segment.id, evaluated_at=evaluated_at),
-            result_type=int, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY,
+            RENEW_SEGMENT,
+            RenewSegmentInput(segment_id=segment.id, evaluated_at=evaluated_at),
+            result_type=int,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY,
             summary=f"renew {segment.name}",
-        )  # fmt: skip
+        )
         totals.refreshed += 1

@@ -64,9 +64,12 @@ def list_executions(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"status must be one of {EXECUTION_STATUSES}"
         )
     where = executions.ExecutionFilter(
-        journey_id=journey_id, user_id=user_id, status=status_,
-        started_after=started_after, started_before=started_before,
-    )  # fmt: skip
+        journey_id=journey_id,
+        user_id=user_id,
+        status=status_,
+        started_after=started_after,
+        started_before=started_before,
+    )
     with state.session_factory() as session:
         rows, total = executions.list_executions(session, where=where, limit=limit, offset=offset)
     return ExecutionPage(
@@ -95,9 +98,13 @@ async def get_execution(execution_id: uuid.UUID, state: StateDep) -> ExecutionDe
         base["variables"] = live.variables
         base["outcome"] = live.outcome
     return ExecutionDetail(
-        **base, live=True, current_nodes=live.current_nodes, waiting_for=live.waiting_for,
-        step_log=live.step_log, temporal_ui_url=ui,
-    )  # fmt: skip
+        **base,
+        live=True,
+        current_nodes=live.current_nodes,
+        waiting_for=live.waiting_for,
+        step_log=live.step_log,
+        temporal_ui_url=ui,
+    )
 
 
 @router.post(

@@ -177,9 +177,14 @@ def cohorts(
 ) -> CohortReport:
     goal = _goal(stage, event, names=("stage", "event"))
     return retention_cohorts(
-        session, period=period, goal=goal, start=days[0], end=days[1], periods=periods,
+        session,
+        period=period,
+        goal=goal,
+        start=days[0],
+        end=days[1],
+        periods=periods,
         today=_today(),
-    )  # fmt: skip
+    )
 
 
 @router.get(

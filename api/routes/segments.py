@@ -85,9 +85,15 @@ def _definition(body: SegmentCreate | SegmentUpdate | SegmentEvaluate) -> Defini
         problems = condition_problems(body.conditions)
         if problems:
             raise RequestValidationError(
-                [{"loc": ("body", "conditions", *_segments(problem.path)),
-                  "type": problem.code, "msg": problem.message} for problem in problems]
-            )  # fmt: skip
+                [
+                    {
+                        "loc": ("body", "conditions", *_segments(problem.path)),
+                        "type": problem.code,
+                        "msg": problem.message,
+                    }
+                    for problem in problems
+                ]
+            )
     return Definition(body.conditions, tuple(str(stage) for stage in body.lifecycle_stages))
 
 
@@ -144,15 +150,25 @@ def evaluate(
     if body.segment_id is not None:
         if body.conditions is not None or body.lifecycle_stages:
             raise RequestValidationError(
-                [{"loc": ("body", "segment_id"), "type": "ambiguous_definition",
-                  "msg": "give segment_id or conditions/lifecycle_stages, not both"}]
-            )  # fmt: skip
+                [
+                    {
+                        "loc": ("body", "segment_id"),
+                        "type": "ambiguous_definition",
+                        "msg": "give segment_id or conditions/lifecycle_stages, not both",
+                    }
+                ]
+            )
         row = service.get_segment(session, segment_id=body.segment_id)
         if row is None:
             raise RequestValidationError(
-                [{"loc": ("body", "segment_id"), "type": "unknown_segment",
-                  "msg": f"no segment with id {body.segment_id}"}]
-            )  # fmt: skip
+                [
+                    {
+                        "loc": ("body", "segment_id"),
+                        "type": "unknown_segment",
+                        "msg": f"no segment with id {body.segment_id}",
+                    }
+                ]
+            )
         definition = _stored(row)
     else:
         definition = _definition(body)
@@ -163,9 +179,13 @@ def evaluate(
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user with id {body.user_id!r}")
     member = service.is_member(session, definition=definition, user_id=user.id)
-    failures = [] if member else why_not(
-        user, condition=definition.condition, lifecycle_stages=definition.lifecycle_stages
-    )  # fmt: skip
+    failures = (
+        []
+        if member
+        else why_not(
+            user, condition=definition.condition, lifecycle_stages=definition.lifecycle_stages
+        )
+    )
     return SegmentEvaluation(
         user_id=user.id, member=member, failed_conditions=[FailedCondition.of(f) for f in failures]
     )
@@ -194,9 +214,12 @@ def update_segment(
     body: Annotated[SegmentUpdate, Body(openapi_examples=update_examples())],
 ) -> SegmentPublic:
     row = service.update_segment(
-        session, row=row, name=body.name, description=body.description,
+        session,
+        row=row,
+        name=body.name,
+        description=body.description,
         definition=_definition(body),
-    )  # fmt: skip
+    )
     return _public(session, row)
 
 

@@ -50,9 +50,14 @@ def _snapshot(
         found = definitions.get_version(session, workflow_id=row.id, version=version)
     if found is None:
         raise RequestValidationError(
-            [{"loc": ("body", "version"), "msg": f"no version {version!r} of this journey",
-              "type": "value_error"}]
-        )  # fmt: skip
+            [
+                {
+                    "loc": ("body", "version"),
+                    "msg": f"no version {version!r} of this journey",
+                    "type": "value_error",
+                }
+            ]
+        )
     document = JourneyDocument.model_validate(found.definition)
     return JourneySnapshot(journey_id=str(row.id), version=found.version, document=document)
 
@@ -102,11 +107,16 @@ async def simulate_workflow(
     snapshot = await asyncio.to_thread(_snapshot, row, body.version, state.session_factory)
     problems = scenario_problems(snapshot.document, body)
     if problems:
-        raise RequestValidationError([
-            {"loc": ("body", *problem.path.strip("/").split("/")), "msg": problem.message,
-             "type": problem.code}
-            for problem in problems
-        ])  # fmt: skip
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", *problem.path.strip("/").split("/")),
+                    "msg": problem.message,
+                    "type": problem.code,
+                }
+                for problem in problems
+            ]
+        )
     sub_journeys = await asyncio.to_thread(_sub_journeys, snapshot, state.session_factory)
     limiter = _limiter(request, state.settings.simulation_max_concurrent)
     if limiter.locked():

@@ -65,9 +65,14 @@ def _fields(session: Session, body: TriggerFields) -> dict[str, Any]:
     """The keyword arguments of a create or update; 422 at /journey_id for an unknown one."""
     if session.get(Workflow, body.journey_id) is None:
         raise RequestValidationError(
-            [{"loc": ("body", "journey_id"), "type": "unknown_journey",
-              "msg": f"no journey with id {body.journey_id}"}]
-        )  # fmt: skip
+            [
+                {
+                    "loc": ("body", "journey_id"),
+                    "type": "unknown_journey",
+                    "msg": f"no journey with id {body.journey_id}",
+                }
+            ]
+        )
     return {
         "name": body.name,
         "description": body.description,
@@ -104,9 +109,13 @@ def list_triggers(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> TriggersPublic:
     rows, total = triggers.list_triggers(
-        session, journey_id=journey_id, event_type=event_type, enabled=enabled,
-        limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        journey_id=journey_id,
+        event_type=event_type,
+        enabled=enabled,
+        limit=limit,
+        offset=offset,
+    )
     items = [TriggerPublic.of(row) for row in rows]
     return TriggersPublic(items=items, total=total, limit=limit, offset=offset)
 

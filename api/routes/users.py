@@ -96,9 +96,11 @@ def _condition(text: str | None) -> Condition | None:
         return users.parse_user_condition(text)
     except users.InvalidCondition as exc:
         raise RequestValidationError(
-            [{"loc": ("query", f"condition{path}"), "msg": message, "type": "invalid_condition"}
-             for path, message in exc.problems]
-        ) from None  # fmt: skip
+            [
+                {"loc": ("query", f"condition{path}"), "msg": message, "type": "invalid_condition"}
+                for path, message in exc.problems
+            ]
+        ) from None
 
 
 def _actor(principal: Principal) -> dict[str, Any]:
@@ -119,9 +121,11 @@ def _announce(state: AppState, event: EventEnvelope | None, stage: str) -> None:
         return
     try:
         publish_stage_changed(
-            state.producer, state.settings.kafka_events_topic, event,
+            state.producer,
+            state.settings.kafka_events_topic,
+            event,
             timeout=state.settings.kafka_ack_timeout_seconds,
-        )  # fmt: skip
+        )
     except (KafkaException, KafkaUnavailable, BufferError) as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -142,9 +146,12 @@ def list_users(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> UsersPublic:
     rows, total = users.matching_users(
-        session, stage=stage.value if stage else None, condition=_condition(condition),
-        limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        stage=stage.value if stage else None,
+        condition=_condition(condition),
+        limit=limit,
+        offset=offset,
+    )
     items = [UserPublic.of(row) for row in rows]
     return UsersPublic(items=items, total=total, limit=limit, offset=offset)
 
@@ -159,10 +166,9 @@ def get_user(_: Viewer, user: UserDep) -> UserPublic:
 @router.put(
     "/{user_id}",
     response_model=UserPublic,
-    responses={201: {"model": UserPublic, "description": "Created"},
-               **problem_responses(409, 503)},
+    responses={201: {"model": UserPublic, "description": "Created"}, **problem_responses(409, 503)},
     summary="Create or update a profile (email, attributes, stage)",
-)  # fmt: skip
+)
 def put_user(
     state: StateDep,
     session: SessionDep,
@@ -175,9 +181,13 @@ def put_user(
     sent = {name: getattr(body, name) for name in body.model_fields_set}
     try:
         done = users.upsert_user(
-            session, user_id=user_id, fields=sent, attributes_mode=body.attributes_mode,
-            reason=body.reason, details=_actor(principal),
-        )  # fmt: skip
+            session,
+            user_id=user_id,
+            fields=sent,
+            attributes_mode=body.attributes_mode,
+            reason=body.reason,
+            details=_actor(principal),
+        )
         event = _event_of(session, user_id, done.transition) if done.transition else None
         session.commit()
     except (users.EmailTaken, IntegrityError) as exc:
@@ -257,9 +267,12 @@ def get_lifecycle(session: SessionDep, _: Viewer, user: UserDep) -> LifecyclePub
         created_at=user.created_at or now, current_stage=current, history=history, now=now
     )
     return LifecyclePublic(
-        user_id=user.id, current_stage=current, since=entered[-1] if entered else user.created_at,
-        transitions=len(history), stages=[StageTimePublic.of(item) for item in times],
-    )  # fmt: skip
+        user_id=user.id,
+        current_stage=current,
+        since=entered[-1] if entered else user.created_at,
+        transitions=len(history),
+        stages=[StageTimePublic.of(item) for item in times],
+    )
 
 
 @router.post(
@@ -280,9 +293,13 @@ def transition(
     if user is None:
         raise _unknown(user_id)
     change = transition_stage(
-        session, user=user, to_stage=body.stage.value, reason=body.reason,
-        details=_actor(principal), source="api",
-    )  # fmt: skip
+        session,
+        user=user,
+        to_stage=body.stage.value,
+        reason=body.reason,
+        details=_actor(principal),
+        source="api",
+    )
     event = _event_of(session, user_id, change)
     session.commit()
     _announce(state, event, change.to_stage)

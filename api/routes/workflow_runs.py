@@ -137,9 +137,14 @@ def _reserve(
         _ensure_user(session, journey, body.user_id)
         temporal_id = journey_workflow_id(snapshot.journey_id, body.user_id, key)
         row, new = executions.reserve(
-            session, journey=journey, user_id=body.user_id, temporal_workflow_id=temporal_id,
-            idempotency_key=key, variables=body.variables, request_fingerprint=fingerprint,
-        )  # fmt: skip
+            session,
+            journey=journey,
+            user_id=body.user_id,
+            temporal_workflow_id=temporal_id,
+            idempotency_key=key,
+            variables=body.variables,
+            request_fingerprint=fingerprint,
+        )
         return _Reserved(ExecutionOut.of(row), snapshot) if new else _earlier(row, fingerprint)
 
 
@@ -182,11 +187,15 @@ async def _start(
     try:
         # Already started (our row was lost, Temporal's run was not): that run is the answer.
         run_id, _ = await start_run(
-            state.temporal, task_queue=state.settings.temporal_task_queue,
-            snapshot=reserved.snapshot, user_id=body.user_id, workflow_id=workflow_id,
+            state.temporal,
+            task_queue=state.settings.temporal_task_queue,
+            snapshot=reserved.snapshot,
+            user_id=body.user_id,
+            workflow_id=workflow_id,
             throttled_actions=state.settings.throttled_actions,
-            entry_event=body.entry_event, variables=body.variables,
-        )  # fmt: skip
+            entry_event=body.entry_event,
+            variables=body.variables,
+        )
     except RPCError as exc:
         # The start may have got through with only its answer lost; a 503 then would invite
         # a retry that starts a second run (under a new key when the client sent none).
@@ -275,9 +284,10 @@ async def _fan_out(ids: list[str], call: Any) -> list[Any]:
 
 
 @router.get(
-    "/{journey_id}/status", response_model=JourneyRunStatus,
+    "/{journey_id}/status",
+    response_model=JourneyRunStatus,
     dependencies=[require_role(Role.viewer)],
-)  # fmt: skip
+)
 async def run_status(journey_id: uuid.UUID, state: StateDep) -> JourneyRunStatus:
     """Open runs counted by current node, asked live (`state` query) because the mirror
     only records starts and ends. At most STATUS_SAMPLE runs are asked, newest first."""
@@ -301,15 +311,20 @@ async def run_status(journey_id: uuid.UUID, state: StateDep) -> JourneyRunStatus
         for node in nodes:
             by_node[node] = by_node.get(node, 0) + 1
     return JourneyRunStatus(
-        journey_id=journey.id, status=journey.status, version=journey.version,
-        running=running, sampled=len(sample), by_node=by_node,
-    )  # fmt: skip
+        journey_id=journey.id,
+        status=journey.status,
+        version=journey.version,
+        running=running,
+        sampled=len(sample),
+        by_node=by_node,
+    )
 
 
 @router.post(
-    "/{journey_id}/cancel", response_model=CancelAllResult,
+    "/{journey_id}/cancel",
+    response_model=CancelAllResult,
     dependencies=[require_role(Role.operator)],
-)  # fmt: skip
+)
 async def cancel_all(journey_id: uuid.UUID, state: StateDep) -> CancelAllResult:
     """Deactivate the journey (no new starts) and request cancellation of its open runs;
     the runs mirror `cancelled` into their rows as they stop."""

@@ -45,15 +45,21 @@ class ExecuteRequest(StartRequest):
                         "name": "Say hello",
                         "start": "hello",
                         "nodes": [
-                            {"id": "hello", "type": "email", "to": "{{ user.email }}",
-                             "subject": "Hello", "text": "Hi there", "next": "done"},
+                            {
+                                "id": "hello",
+                                "type": "email",
+                                "to": "{{ user.email }}",
+                                "subject": "Hello",
+                                "text": "Hi there",
+                                "next": "done",
+                            },
                             {"id": "done", "type": "end", "outcome": "greeted"},
                         ],
                     },
                 }
             ]
         }
-    )  # fmt: skip
+    )
 
     document: dict[str, Any]
 

@@ -71,11 +71,16 @@ class SegmentPublic(SQLModel):
     def of(cls, row: UserSegment, cache: CacheState | None = None) -> SegmentPublic:
         cache = cache or CacheState()
         return cls(
-            id=row.id, name=row.name, description=row.description,
-            conditions=row.conditions or None, lifecycle_stages=list(row.lifecycle_stages or []),
-            created_at=row.created_at, updated_at=row.updated_at,
-            cached_members=cache.cached_members, cached_until=cache.cached_until,
-        )  # fmt: skip
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            conditions=row.conditions or None,
+            lifecycle_stages=list(row.lifecycle_stages or []),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            cached_members=cache.cached_members,
+            cached_until=cache.cached_until,
+        )
 
 
 class SegmentsPublic(SQLModel):
@@ -117,14 +122,17 @@ class SegmentEvaluate(SQLModel):
     conditions: Condition | None = _CONDITIONS
     lifecycle_stages: list[Stage] = _STAGES
     user_id: str | None = Field(
-        default=None, min_length=1, max_length=255,
+        default=None,
+        min_length=1,
+        max_length=255,
         description="Judge this user only: member or not, and which conditions failed.",
-    )  # fmt: skip
+    )
 
 
 class FailedCondition(SQLModel):
-    path: str = Field(description="JSON pointer into the definition: /conditions/..., "
-                      "/lifecycle_stages")  # fmt: skip
+    path: str = Field(
+        description="JSON pointer into the definition: /conditions/..., /lifecycle_stages"
+    )
     field: str | None
     op: str | None
     reason: str
@@ -157,10 +165,14 @@ class SegmentOverlap(SQLModel):
     @classmethod
     def of(cls, first: uuid.UUID, second: uuid.UUID, overlap: Overlap) -> SegmentOverlap:
         return cls(
-            segment_id=first, other_segment_id=second, count=overlap.count,
-            other_count=overlap.other_count, both=overlap.both, share=overlap.share,
+            segment_id=first,
+            other_segment_id=second,
+            count=overlap.count,
+            other_count=overlap.other_count,
+            both=overlap.both,
+            share=overlap.share,
             other_share=overlap.other_share,
-        )  # fmt: skip
+        )
 
 
 _PRO_USERS: dict[str, Any] = {

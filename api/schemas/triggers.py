@@ -65,13 +65,21 @@ class TriggerPublic(BaseModel):
     @classmethod
     def of(cls, row: Trigger) -> TriggerPublic:
         return cls(
-            id=row.id, name=row.name, description=row.description, journey_id=row.workflow_id,
-            enabled=bool(row.enabled), event_type=row.event_type,
-            conditions=row.conditions or None, dedupe_key=row.dedupe_key,
-            reentry=Reentry(row.reentry), reentry_period=row.reentry_period,
-            user_id_path=row.user_id_path, create_profile=row.create_profile,
-            created_at=row.created_at, updated_at=row.updated_at,
-        )  # fmt: skip
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            journey_id=row.workflow_id,
+            enabled=bool(row.enabled),
+            event_type=row.event_type,
+            conditions=row.conditions or None,
+            dedupe_key=row.dedupe_key,
+            reentry=Reentry(row.reentry),
+            reentry_period=row.reentry_period,
+            user_id_path=row.user_id_path,
+            create_profile=row.create_profile,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 class TriggersPublic(BaseModel):
@@ -154,11 +162,18 @@ class TriggerTestResult(BaseModel):
             for f in run.failures
         ]
         return cls(
-            matched=run.matched, reasons=run.reasons, failed_conditions=failed,
-            user_id=run.user_id, dedupe_value=run.dedupe_value, workflow_id=run.workflow_id,
-            journey_id=run.journey_id, reentry=run.reentry, user_known=run.user_known,
-            would_start=run.would_start, notes=run.notes,
-        )  # fmt: skip
+            matched=run.matched,
+            reasons=run.reasons,
+            failed_conditions=failed,
+            user_id=run.user_id,
+            dedupe_value=run.dedupe_value,
+            workflow_id=run.workflow_id,
+            journey_id=run.journey_id,
+            reentry=run.reentry,
+            user_known=run.user_known,
+            would_start=run.would_start,
+            notes=run.notes,
+        )
 
 
 _CART_RULE: dict[str, Any] = {

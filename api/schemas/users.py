@@ -62,10 +62,13 @@ class UserPublic(UserBase):
     @classmethod
     def of(cls, row: User) -> UserPublic:
         return cls(
-            id=row.id, email=row.email, attributes=dict(row.attributes or {}),
+            id=row.id,
+            email=row.email,
+            attributes=dict(row.attributes or {}),
             current_lifecycle_stage=row.current_lifecycle_stage,
-            created_at=row.created_at, updated_at=row.updated_at,
-        )  # fmt: skip
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 class UsersPublic(SQLModel):
@@ -96,8 +99,13 @@ class TransitionPublic(SQLModel):
 
     @classmethod
     def of(cls, user_id: str, change: TransitionResult, event_id: str | None) -> TransitionPublic:
-        return cls(user_id=user_id, from_stage=change.from_stage, to_stage=change.to_stage,
-                   changed=change.changed, event_id=event_id)  # fmt: skip
+        return cls(
+            user_id=user_id,
+            from_stage=change.from_stage,
+            to_stage=change.to_stage,
+            changed=change.changed,
+            event_id=event_id,
+        )
 
 
 class StageTimePublic(SQLModel):
@@ -172,21 +180,34 @@ def history_item(entry: HistoryEntry) -> TransitionItem | RunItem | EventItem:
     if isinstance(row, UserLifecycleHistory):
         meta = row.metadata_ or {}
         return TransitionItem(
-            at=entry.at, id=row.id, from_stage=row.from_stage, to_stage=row.to_stage,
-            reason=meta.get("reason"), source=meta.get("source"),
+            at=entry.at,
+            id=row.id,
+            from_stage=row.from_stage,
+            to_stage=row.to_stage,
+            reason=meta.get("reason"),
+            source=meta.get("source"),
             execution_id=row.workflow_execution_id,
-        )  # fmt: skip
+        )
     if isinstance(row, WorkflowExecution):
         return RunItem(
-            at=entry.at, id=row.id, journey_id=row.workflow_id,
-            journey_version=row.workflow_version, status=row.status, outcome=row.outcome,
-            temporal_workflow_id=row.temporal_workflow_id, completed_at=row.completed_at,
-        )  # fmt: skip
+            at=entry.at,
+            id=row.id,
+            journey_id=row.workflow_id,
+            journey_version=row.workflow_version,
+            status=row.status,
+            outcome=row.outcome,
+            temporal_workflow_id=row.temporal_workflow_id,
+            completed_at=row.completed_at,
+        )
     assert isinstance(row, LifecycleEvent)
     return EventItem(
-        at=entry.at, id=row.id, event_id=row.event_id, type=row.event_type,
-        lifecycle_stage=row.lifecycle_stage, data=row.event_data,
-    )  # fmt: skip
+        at=entry.at,
+        id=row.id,
+        event_id=row.event_id,
+        type=row.event_type,
+        lifecycle_stage=row.lifecycle_stage,
+        data=row.event_data,
+    )
 
 
 _PROFILE: dict[str, Any] = {

@@ -66,13 +66,19 @@ def bare_app(settings: Settings, snapshot: JourneySnapshot) -> FastAPI:
 
     @app.post("/start", status_code=201)
     async def start(body: StartRequest) -> dict[str, str]:
-        request = JourneyInput(journey=snapshot, user_id=body.user_id, variables=body.variables,
-                               entry_event=body.entry_event)  # fmt: skip
+        request = JourneyInput(
+            journey=snapshot,
+            user_id=body.user_id,
+            variables=body.variables,
+            entry_event=body.entry_event,
+        )
         handle = await state["client"].start_workflow(
-            JourneyWorkflow.run, request, id=f"bare-{body.user_id}-{uuid.uuid4().hex}",
+            JourneyWorkflow.run,
+            request,
+            id=f"bare-{body.user_id}-{uuid.uuid4().hex}",
             task_queue=settings.temporal_task_queue,
             search_attributes=start_attributes(snapshot.journey_id, snapshot.version, body.user_id),
-        )  # fmt: skip
+        )
         return {"run_id": handle.result_run_id or ""}
 
     return app
@@ -88,8 +94,9 @@ def serve(kind: str, port: int, state_file: str) -> None:
     app = create_app(settings) if kind == "journey" else bare_app(settings, snapshot)
     # Keep-alive well past any latency here: a server closing an idle pooled connection just
     # as a client reuses it would fail that request.
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                timeout_keep_alive=120)  # fmt: skip
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=120
+    )
 
 
 @asynccontextmanager
@@ -99,9 +106,16 @@ async def _server(stack: BenchStack, kind: str, state: Any) -> AsyncIterator[str
     port = free_port()
     log = (stack.data_dir / f"{kind}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scenarios.api_start_latency", kind, str(port),
-        str(state_file), stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bench.scenarios.api_start_latency",
+        kind,
+        str(port),
+        str(state_file),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parents[2],
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as probe:

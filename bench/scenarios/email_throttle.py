@@ -23,11 +23,17 @@ ONE_EMAIL = {
     "name": "one email",
     "start": "mail",
     "nodes": [
-        {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "hi", "text": "x",
-         "next": "fin"},
+        {
+            "id": "mail",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "hi",
+            "text": "x",
+            "next": "fin",
+        },
         {"id": "fin", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 async def run(settings: Settings, size: Size) -> list[Result]:
@@ -41,18 +47,28 @@ async def run(settings: Settings, size: Size) -> list[Result]:
         assert document is not None
         journey = JourneySnapshot(journey_id="bench", version="1", document=document)
         queue = f"bench-{uuid.uuid4().hex[:8]}"
-        async with journey_worker(stack.client, stack.settings, stack.session_factory,
-                                  task_queue=queue):  # fmt: skip
-            started = await asyncio.gather(*(
-                start_run(stack.client, task_queue=queue, snapshot=journey, user_id=f"u{i}",
-                          workflow_id=f"{queue}-{i}",
-                          throttled_actions=stack.settings.throttled_actions)
-                for i in range(n)
-            ))  # fmt: skip
-            await asyncio.gather(*(
-                settled(stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
-                for i, (run_id, _) in enumerate(started)
-            ))  # fmt: skip
+        async with journey_worker(
+            stack.client, stack.settings, stack.session_factory, task_queue=queue
+        ):
+            started = await asyncio.gather(
+                *(
+                    start_run(
+                        stack.client,
+                        task_queue=queue,
+                        snapshot=journey,
+                        user_id=f"u{i}",
+                        workflow_id=f"{queue}-{i}",
+                        throttled_actions=stack.settings.throttled_actions,
+                    )
+                    for i in range(n)
+                )
+            )
+            await asyncio.gather(
+                *(
+                    settled(stack.client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
+                    for i, (run_id, _) in enumerate(started)
+                )
+            )
         arrivals = sorted(stack.mail.arrivals)
     if len(arrivals) != n:
         raise AssertionError(f"expected {n} mails, the SMTP server received {len(arrivals)}")
@@ -61,8 +77,11 @@ async def run(settings: Settings, size: Size) -> list[Result]:
     burst = min(int(rate), n - 2)
     span = arrivals[-1] - arrivals[burst]
     achieved = (n - 1 - burst) / span if span > 0 else float("inf")
-    notes = {"meaning": "<= 1.0: the configured global rate holds", "after_first": burst,
-             "first_second": sum(1 for t in arrivals if t - arrivals[0] < 1.0)}  # fmt: skip
+    notes = {
+        "meaning": "<= 1.0: the configured global rate holds",
+        "after_first": burst,
+        "first_second": sum(1 for t in arrivals if t - arrivals[0] < 1.0),
+    }
     return [Result("email_throttle", achieved, rate, "emails/s", n, better="lower", notes=notes)]
 
 

@@ -49,18 +49,41 @@ def reference_journey(hook_url: str) -> dict[str, Any]:
         "name": "throughput reference",
         "start": "check",
         "nodes": [
-            {"id": "check", "type": "condition", "default": "tag", "branches": [
-                {"when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
-                 "next": "tag"}]},
-            {"id": "tag", "type": "update_attributes", "next": "hook",
-             "operations": [{"op": "increment", "path": "visits", "by": 1}]},
-            {"id": "hook", "type": "webhook", "url": hook_url, "next": "mail",
-             "body": {"user": "{{ user.id }}", "plan": "{{ user.attributes.plan }}"}},
-            {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "Hello",
-             "text": "Hi {{ user.id }}, welcome.", "next": "done"},
+            {
+                "id": "check",
+                "type": "condition",
+                "default": "tag",
+                "branches": [
+                    {
+                        "when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                        "next": "tag",
+                    }
+                ],
+            },
+            {
+                "id": "tag",
+                "type": "update_attributes",
+                "next": "hook",
+                "operations": [{"op": "increment", "path": "visits", "by": 1}],
+            },
+            {
+                "id": "hook",
+                "type": "webhook",
+                "url": hook_url,
+                "next": "mail",
+                "body": {"user": "{{ user.id }}", "plan": "{{ user.attributes.plan }}"},
+            },
+            {
+                "id": "mail",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Hello",
+                "text": "Hi {{ user.id }}, welcome.",
+                "next": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
 
 
 # ---- the hand-written baseline -----------------------------------------------------------
@@ -120,10 +143,13 @@ async def _windowed(n: int, one: Any) -> float:
 def _add_users(stack: BenchStack, prefix: str, n: int) -> None:
     with stack.session_factory() as session:
         session.add_all(
-            User(id=f"{prefix}{i}", email=f"{prefix}{i}@example.com",
-                 attributes={"plan": "pro" if i % 2 else "free"})
+            User(
+                id=f"{prefix}{i}",
+                email=f"{prefix}{i}@example.com",
+                attributes={"plan": "pro" if i % 2 else "free"},
+            )
             for i in range(n)
-        )  # fmt: skip
+        )
         session.commit()
 
 
@@ -161,9 +187,13 @@ async def measure_ours(
 
         async def one(i: int) -> None:
             run_id, _ = await start_run(
-                client, task_queue=queue, snapshot=snapshot, user_id=f"{prefix}{i}",
-                workflow_id=f"{queue}-{i}", throttled_actions=settings.throttled_actions,
-            )  # fmt: skip
+                client,
+                task_queue=queue,
+                snapshot=snapshot,
+                user_id=f"{prefix}{i}",
+                workflow_id=f"{queue}-{i}",
+                throttled_actions=settings.throttled_actions,
+            )
             await settled(client.get_workflow_handle(f"{queue}-{i}", run_id=run_id))
 
         seconds = await _windowed(n, one)
@@ -184,17 +214,25 @@ async def measure_baseline(stack: BenchStack, n: int) -> float:
         )
         with ThreadPoolExecutor(max_workers=32) as executor:
             async with Worker(
-                stack.client, task_queue=queue, workflows=[HandWrittenJourney],
-                activities=[activities.load_user, activities.increment_visits,
-                            activities.post_webhook, activities.send_email],
+                stack.client,
+                task_queue=queue,
+                workflows=[HandWrittenJourney],
+                activities=[
+                    activities.load_user,
+                    activities.increment_visits,
+                    activities.post_webhook,
+                    activities.send_email,
+                ],
                 activity_executor=executor,
-            ):  # fmt: skip
+            ):
 
                 async def one(i: int) -> None:
                     request = BaselineInput(user_id=f"{prefix}{i}", hook_url=stack.http.url())
-                    await settled(await stack.client.start_workflow(
-                        HandWrittenJourney.run, request, id=f"{queue}-{i}", task_queue=queue
-                    ))  # fmt: skip
+                    await settled(
+                        await stack.client.start_workflow(
+                            HandWrittenJourney.run, request, id=f"{queue}-{i}", task_queue=queue
+                        )
+                    )
 
                 seconds = await _windowed(n, one)
     _check(stack, "baseline", prefix, n, mail0, http0)
@@ -222,12 +260,22 @@ async def run(settings: Settings, size: Size) -> list[Result]:
     ours_legs, baseline_legs = legs["ours"], legs["baseline"]
     ours, baseline = _combined(ours_legs), _combined(baseline_legs)
     return [
-        Result("journey_throughput", ours, baseline, "journeys/s", 2 * rounds * leg,
-               notes={"target": ">= 1.0 (aim 1.5)", "database": stack.database_url.split(":")[0],
-                      "in_flight": IN_FLIGHT, "ours_legs": [round(r, 2) for r in ours_legs],
-                      "baseline_legs": [round(r, 2) for r in baseline_legs],
-                      "cpu_ms_per_journey": cpu.ms_per_journey()})
-    ]  # fmt: skip
+        Result(
+            "journey_throughput",
+            ours,
+            baseline,
+            "journeys/s",
+            2 * rounds * leg,
+            notes={
+                "target": ">= 1.0 (aim 1.5)",
+                "database": stack.database_url.split(":")[0],
+                "in_flight": IN_FLIGHT,
+                "ours_legs": [round(r, 2) for r in ours_legs],
+                "baseline_legs": [round(r, 2) for r in baseline_legs],
+                "cpu_ms_per_journey": cpu.ms_per_journey(),
+            },
+        )
+    ]
 
 
 def _combined(rates: list[float]) -> float:

@@ -52,10 +52,14 @@ END_ONLY = {"name": "bench start", "start": "done", "nodes": [{"id": "done", "ty
 def _first_action(url: str) -> dict[str, Any]:
     # The body echoes the send time and the path so each arrival is matched to its start.
     body = {"sent": "{{ event.properties.sent }}", "via": "{{ event.properties.via }}"}
-    return {"name": "bench first action", "start": "hook", "nodes": [
-        {"id": "hook", "type": "webhook", "url": url, "body": body, "next": "done"},
-        {"id": "done", "type": "end"},
-    ]}  # fmt: skip
+    return {
+        "name": "bench first action",
+        "start": "hook",
+        "nodes": [
+            {"id": "hook", "type": "webhook", "url": url, "body": body, "next": "done"},
+            {"id": "done", "type": "end"},
+        ],
+    }
 
 
 def _attributes(snapshot: JourneySnapshot, user_id: str) -> TypedSearchAttributes:
@@ -67,11 +71,15 @@ def _attributes(snapshot: JourneySnapshot, user_id: str) -> TypedSearchAttribute
 def _phase(settings: Settings, tag: str) -> Settings:
     """Fresh topics, group and task queue, so one phase never sees another's events or runs."""
     name = f"bench-{tag}-{uuid.uuid4().hex[:8]}"
-    return settings.model_copy(update={
-        "kafka_events_topic": name, "kafka_dead_letter_topic": f"{name}.dlq",
-        "kafka_emitted_topic": f"{name}.emitted", "kafka_consumer_group": name,
-        "temporal_task_queue": name,
-    })  # fmt: skip
+    return settings.model_copy(
+        update={
+            "kafka_events_topic": name,
+            "kafka_dead_letter_topic": f"{name}.dlq",
+            "kafka_emitted_topic": f"{name}.emitted",
+            "kafka_consumer_group": name,
+            "temporal_task_queue": name,
+        }
+    )
 
 
 def _define(stack: BenchStack, document: dict[str, Any], event_type: str) -> JourneySnapshot:
@@ -80,8 +88,9 @@ def _define(stack: BenchStack, document: dict[str, Any], event_type: str) -> Jou
     assert validated.document is not None, validated.problems
     columns = rule_columns(TriggerRule(event_type=event_type, create_profile=True))
     with stack.session_factory() as session:
-        row = create_workflow(session, document=validated.document, created_by="bench",
-                              status="active")  # fmt: skip
+        row = create_workflow(
+            session, document=validated.document, created_by="bench", status="active"
+        )
         session.add(Trigger(name=f"bench {event_type}", workflow_id=row.id, **columns))
         session.commit()
         return snapshot_of(row)
@@ -121,8 +130,11 @@ async def _consumer_seconds(stack: BenchStack, n: int, leg: int) -> tuple[float,
     producer = make_producer(settings)
     for i in range(n):
         event = EventEnvelope(type=event_type, user_id=f"k{leg}-{i}", properties={"i": i})
-        producer.produce(settings.kafka_events_topic, event.model_dump_json().encode(),
-                         key=event.user_id.encode())  # fmt: skip
+        producer.produce(
+            settings.kafka_events_topic,
+            event.model_dump_json().encode(),
+            key=event.user_id.encode(),
+        )
         producer.poll(0)
     if await asyncio.to_thread(producer.flush, 30) != 0:
         raise RuntimeError("events were not all delivered to the broker")
@@ -159,19 +171,26 @@ async def _raw_seconds(stack: BenchStack, snapshot: JourneySnapshot, n: int) -> 
         EventEnvelope(type="bench.raw", user_id=f"r{i}", properties={"i": i}) for i in range(n)
     ]
     requests = [
-        JourneyInput(journey=snapshot, user_id=e.user_id, create_profile=True,
-                     entry_event=e.model_dump(mode="json"),
-                     throttled_actions=settings.throttled_actions)
+        JourneyInput(
+            journey=snapshot,
+            user_id=e.user_id,
+            create_profile=True,
+            entry_event=e.model_dump(mode="json"),
+            throttled_actions=settings.throttled_actions,
+        )
         for e in events
-    ]  # fmt: skip
+    ]
     pending = iter(range(n))
 
     async def lane() -> None:  # like one of the consumer's concurrently handled user groups
         for i in pending:
             await stack.client.start_workflow(
-                JourneyWorkflow.run, requests[i], id=f"{queue}-{i}", task_queue=queue,
+                JourneyWorkflow.run,
+                requests[i],
+                id=f"{queue}-{i}",
+                task_queue=queue,
                 search_attributes=_attributes(snapshot, requests[i].user_id),
-            )  # fmt: skip
+            )
 
     begun = time.monotonic()
     await asyncio.gather(*(lane() for _ in range(settings.ingest_concurrency)))
@@ -197,16 +216,26 @@ async def _latencies(stack: BenchStack, n: int, rate: float) -> dict[str, list[f
         props = {"sent": time.monotonic(), "via": via}
         event = EventEnvelope(type="bench.ping", user_id=user, properties=props)
         if via == "kafka":
-            producer.produce(settings.kafka_events_topic, event.model_dump_json().encode(),
-                             key=user.encode())  # fmt: skip
+            producer.produce(
+                settings.kafka_events_topic, event.model_dump_json().encode(), key=user.encode()
+            )
             return producer.poll(0)
-        request = JourneyInput(journey=snapshot, user_id=user,
-                               entry_event=event.model_dump(mode="json"),
-                               throttled_actions=settings.throttled_actions)  # fmt: skip
-        return asyncio.create_task(stack.client.start_workflow(
-            JourneyWorkflow.run, request, id=f"direct-{i}", task_queue=queue,
-            search_attributes=_attributes(snapshot, user), request_eager_start=True,  # as start_run
-        ))  # fmt: skip
+        request = JourneyInput(
+            journey=snapshot,
+            user_id=user,
+            entry_event=event.model_dump(mode="json"),
+            throttled_actions=settings.throttled_actions,
+        )
+        return asyncio.create_task(
+            stack.client.start_workflow(
+                JourneyWorkflow.run,
+                request,
+                id=f"direct-{i}",
+                task_queue=queue,
+                search_attributes=_attributes(snapshot, user),
+                request_eager_start=True,  # as start_run
+            )
+        )
 
     async def paced(first: int, count: int) -> int:
         """One send per path `rate` times a second (well below what this box can run, so
@@ -277,14 +306,24 @@ async def run(settings: Settings, size: Size) -> list[Result]:
             "baseline_legs": [round(count / seconds, 1) for count, seconds in raw_legs],
         }
         lat = await _latencies(stack, latency_n, rate)
-    notes |= {"concurrency": stack.settings.ingest_concurrency, "database": "sqlite"
-              if not stack.is_postgres else "postgresql"}  # fmt: skip
+    notes |= {
+        "concurrency": stack.settings.ingest_concurrency,
+        "database": "sqlite" if not stack.is_postgres else "postgresql",
+    }
     results = [Result(NAME, ours, baseline, "events/s", n, "higher", "start_rate", notes)]
     for q in (50, 99):
-        results.append(Result(
-            NAME, percentile(lat["kafka"], q), percentile(lat["direct"], q), "ms", latency_n,
-            "lower", f"p{q}", {"path": "event -> first webhook", "per_path_per_s": rate},
-        ))  # fmt: skip
+        results.append(
+            Result(
+                NAME,
+                percentile(lat["kafka"], q),
+                percentile(lat["direct"], q),
+                "ms",
+                latency_n,
+                "lower",
+                f"p{q}",
+                {"path": "event -> first webhook", "per_path_per_s": rate},
+            )
+        )
     return results
 
 

@@ -165,15 +165,25 @@ async def run(settings: Settings, size: Size) -> list[Result]:
     ours, baseline = on.journeys / on.seconds, off.journeys / off.seconds
     scrape_ms = sorted(d * 1000 for d in scraper.durations)
     return [
-        Result("observability_cost", ours, baseline, "journeys/s", on.journeys,
-               notes={"on": "tracing (counting exporter, batched) + SDK metrics + /metrics "
-                            f"scraped every {SCRAPE_SECONDS:g}s", "off": "the defaults",
-                      "spans_per_journey": round(sum(traced.values()) / on.journeys, 1),
-                      "scrapes": scraper.scrapes,
-                      "scrape_ms_p50": round(scrape_ms[len(scrape_ms) // 2], 1),
-                      "in_flight": IN_FLIGHT, "legs": "off, on, on, off",
-                      "database": stack.database_url.split(":")[0]})
-    ]  # fmt: skip
+        Result(
+            "observability_cost",
+            ours,
+            baseline,
+            "journeys/s",
+            on.journeys,
+            notes={
+                "on": "tracing (counting exporter, batched) + SDK metrics + /metrics "
+                f"scraped every {SCRAPE_SECONDS:g}s",
+                "off": "the defaults",
+                "spans_per_journey": round(sum(traced.values()) / on.journeys, 1),
+                "scrapes": scraper.scrapes,
+                "scrape_ms_p50": round(scrape_ms[len(scrape_ms) // 2], 1),
+                "in_flight": IN_FLIGHT,
+                "legs": "off, on, on, off",
+                "database": stack.database_url.split(":")[0],
+            },
+        )
+    ]
 
 
 SCENARIO = Scenario(

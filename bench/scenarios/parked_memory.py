@@ -58,11 +58,17 @@ PARK_JOURNEY = {
     "name": "parked",
     "start": "park",
     "nodes": [
-        {"id": "park", "type": "wait_for_event", "event_type": "bench.release", "timeout": "P30D",
-         "on_event": "fin", "on_timeout": "fin"},
+        {
+            "id": "park",
+            "type": "wait_for_event",
+            "event_type": "bench.release",
+            "timeout": "P30D",
+            "on_event": "fin",
+            "on_timeout": "fin",
+        },
         {"id": "fin", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 # The baseline worker, run as its own script so it imports temporalio and nothing of Journey.
 BASELINE_WORKER = f"""
@@ -145,9 +151,13 @@ async def start_process(
     out, err = log.with_suffix(".out"), log.with_suffix(".err")
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=log.parent, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+            *command,
+            cwd=log.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
             stderr=stderr,
-        )  # fmt: skip
+        )
     deadline = time.monotonic() + READY_TIMEOUT
     while READY_PREFIX not in out.read_text(errors="replace"):
         if process.returncode is not None or time.monotonic() > deadline:
@@ -240,10 +250,12 @@ async def run(settings: Settings, size: Size) -> Sequence[Result]:
         async def start_ours(workflow_id: str) -> Any:
             user = next(users)
             return await client.start_workflow(
-                "journey.Journey", JourneyInput(journey=journey, user_id=user),
-                id=workflow_id, task_queue=ours_queue,
+                "journey.Journey",
+                JourneyInput(journey=journey, user_id=user),
+                id=workflow_id,
+                task_queue=ours_queue,
                 search_attributes=start_attributes(journey.journey_id, journey.version, user),
-            )  # fmt: skip
+            )
 
         async def release_ours(handle: Any) -> None:
             await handle.signal("event", {"type": "bench.release", "id": uuid.uuid4().hex})
@@ -254,8 +266,13 @@ async def run(settings: Settings, size: Size) -> Sequence[Result]:
         base_queue = f"bench-wait-{uuid.uuid4().hex[:8]}"
         script = stack.data_dir / "baseline_worker.py"
         script.write_text(BASELINE_WORKER)
-        base_command = [sys.executable, str(script), stack.settings.resolved_temporal_address,
-                        stack.settings.temporal_namespace, base_queue]  # fmt: skip
+        base_command = [
+            sys.executable,
+            str(script),
+            stack.settings.resolved_temporal_address,
+            stack.settings.temporal_namespace,
+            base_queue,
+        ]
 
         async def start_base(workflow_id: str) -> Any:
             return await client.start_workflow(
@@ -280,12 +297,16 @@ async def run(settings: Settings, size: Size) -> Sequence[Result]:
         notes[f"{side}_park_s"] = round(sample.park_seconds, 1)
     return [
         Result(
-            scenario=NAME, metric="RSS per 1,000 parked",
+            scenario=NAME,
+            metric="RSS per 1,000 parked",
             ours=(ours.parked - ours.idle) / MIB / n_k,
             baseline=(base.parked - base.idle) / MIB / n_k,
-            unit="MiB", n=n, better="lower", notes=notes,
+            unit="MiB",
+            n=n,
+            better="lower",
+            notes=notes,
         )
-    ]  # fmt: skip
+    ]
 
 
 SCENARIO = Scenario(

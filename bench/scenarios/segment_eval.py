@@ -93,10 +93,13 @@ def _user_row(g: int, now: datetime) -> dict[str, Any]:
     if g % 11:
         attributes["plan"] = PLANS[g % 3]
     return {
-        "id": f"u{g}", "email": f"u{g}@example.com", "current_lifecycle_stage":
-        LIFECYCLE_STAGES[g % 5], "attributes": attributes,
-        "created_at": now - timedelta(seconds=g), "updated_at": now,
-    }  # fmt: skip
+        "id": f"u{g}",
+        "email": f"u{g}@example.com",
+        "current_lifecycle_stage": LIFECYCLE_STAGES[g % 5],
+        "attributes": attributes,
+        "created_at": now - timedelta(seconds=g),
+        "updated_at": now,
+    }
 
 
 def postgres_url(settings: Settings) -> str | None:
@@ -208,12 +211,22 @@ def measure(settings: Settings, size: Size) -> Result:
         raise AssertionError(f"counts differ or are empty: SQL {ours_counts}, Python {base_counts}")
     members = ours_counts.pop()
     return Result(
-        scenario=NAME, ours=ours, baseline=base, unit="s", n=size.n, better="lower",
+        scenario=NAME,
+        ours=ours,
+        baseline=base,
+        unit="s",
+        n=size.n,
+        better="lower",
         metric="seconds per member count",
-        notes={"database": kind, "members": members, "sql_count": members,
-               "python_count": base_counts.pop(), "load_seconds": round(load_seconds, 1),
-               "python_rows_per_s": round(size.n / base)},
-    )  # fmt: skip
+        notes={
+            "database": kind,
+            "members": members,
+            "sql_count": members,
+            "python_count": base_counts.pop(),
+            "load_seconds": round(load_seconds, 1),
+            "python_rows_per_s": round(size.n / base),
+        },
+    )
 
 
 async def run(settings: Settings, size: Size) -> Sequence[Result]:

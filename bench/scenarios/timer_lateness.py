@@ -101,10 +101,12 @@ async def _ours(
 
         def start(i: int) -> Callable[[], Awaitable[Any]]:
             return lambda: client.start_workflow(
-                JourneyWorkflow.run, JourneyInput(journey=journey, user_id=f"t{i}"),
-                id=f"{queue}-{i}", task_queue=queue,
+                JourneyWorkflow.run,
+                JourneyInput(journey=journey, user_id=f"t{i}"),
+                id=f"{queue}-{i}",
+                task_queue=queue,
                 search_attributes=start_attributes(journey.journey_id, journey.version, f"t{i}"),
-            )  # fmt: skip
+            )
 
         handles = await bounded([start(i) for i in range(first, first + n)], STARTS_AT_ONCE)
         return await bounded([handle.result for handle in handles], STARTS_AT_ONCE)
@@ -141,18 +143,29 @@ async def run(settings: Settings, size: Size) -> Sequence[Result]:
         raise AssertionError(f"expected {n} finished runs a side, got {len(results)} / {len(base)}")
     wakes, nexts = zip(*map(_journey_lateness, results), strict=True)
     ms = 1000.0
-    notes = {"delay_s": DELAY_SECONDS, "runs_per_side": n, "legs": "baseline-ours-ours-baseline",
-             "ours_max_ms": round(max(wakes) * ms, 1), "baseline_max_ms": round(max(base) * ms, 1),
-             "ours_next_node_p99_ms": round(percentile(nexts, 99) * ms, 1),
-             # The baseline runs in the SDK's default sandbox; Journey's worker as configured.
-             "ours_sandbox": getattr(stack.settings, "workflow_sandbox", True)}  # fmt: skip
+    notes = {
+        "delay_s": DELAY_SECONDS,
+        "runs_per_side": n,
+        "legs": "baseline-ours-ours-baseline",
+        "ours_max_ms": round(max(wakes) * ms, 1),
+        "baseline_max_ms": round(max(base) * ms, 1),
+        "ours_next_node_p99_ms": round(percentile(nexts, 99) * ms, 1),
+        # The baseline runs in the SDK's default sandbox; Journey's worker as configured.
+        "ours_sandbox": getattr(stack.settings, "workflow_sandbox", True),
+    }
     return [
         Result(
-            scenario=NAME, metric=f"p{q} lateness", ours=percentile(wakes, q) * ms,
-            baseline=percentile(base, q) * ms, unit="ms", n=n, better="lower", notes=notes,
+            scenario=NAME,
+            metric=f"p{q} lateness",
+            ours=percentile(wakes, q) * ms,
+            baseline=percentile(base, q) * ms,
+            unit="ms",
+            n=n,
+            better="lower",
+            notes=notes,
         )
         for q in (99, 50)
-    ]  # fmt: skip
+    ]
 
 
 SCENARIO = Scenario(

@@ -40,84 +40,193 @@ def _block(k: int, after: str, c: str) -> list[dict[str, Any]]:
     fail = f"{p}_fail"
     retry = {"maximum_attempts": 3, "initial_interval": "PT10S", "backoff_coefficient": 2.0}
     return [
-        {"id": f"{p}_check", "type": "condition", "name": f"Step {k}: who gets what",
-         "branches": [
-             {"when": {"all": [
-                 {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
-                 {"field": "user.attributes.sessions", "op": "gte", "value": k},
-                 {"not": {"field": "user.attributes.email_opt_out", "op": "eq", "value": True}},
-             ]}, "next": f"{p}_tag"},
-             {"when": {"any": [
-                 {"field": "user.current_lifecycle_stage", "op": "in",
-                  "value": ["Activation", "Retention"]},
-                 {"field": "user.email", "op": "exists"},
-             ]}, "next": f"{p}_mail"},
-         ],
-         "default": f"{p}_wait"},
-        {"id": f"{p}_tag", "type": "update_attributes", "operations": [
-            {"op": "set", "path": f"journey.step_{k}",
-             "value": "{{ event.type | default('" + c + "') }}"},
-            {"op": "increment", "path": "journey.touches", "by": 1},
-            {"op": "append", "path": "journey.history",
-             "value": {"step": k, "at": "{{ vars.now }}"}},
-        ], "next": f"{p}_hook", "on_error": fail},
-        {"id": f"{p}_hook", "type": "webhook", "method": "POST",
-         "url": f"https://crm.example.com/{c}/" + "users/{{ user.id }}/steps",
-         "headers": {"X-Journey": "{{ journey.id }}", "Authorization": {"secret": "crm_token"}},
-         "body": {"user": "{{ user.id }}", "step": k, "plan": "{{ user.attributes.plan }}"},
-         "accept_status": [200, 201, 202], "save_as": f"crm_{k}", "timeout": "PT30S",
-         "retry": retry, "next": f"{p}_mail", "on_error": fail},
-        {"id": f"{p}_mail", "type": "email", "to": "{{ user.email }}",
-         "subject": f"{c} step {k}: " + "{{ user.attributes.first_name | default('you') }}",
-         "text": "Hi {{ user.attributes.first_name | default('there') }},\n"
-                 "{% if user.attributes.plan == 'pro' %}Thanks for being pro.{% endif %}\n"
-                 f"See https://app.example.com/{c}/{k}" + "?u={{ user.id | urlencode }}",
-         "html": f"<h1>{c}</h1>" + "<p>Hi {{ user.attributes.first_name | e }}</p>",
-         "retry": retry, "next": f"{p}_pause", "on_error": fail},
-        {"id": f"{p}_pause", "type": "delay",
-         **({"duration": f"PT{k + 1}H"} if k % 2 else
-            {"until_time": {"hour": 9, "minute": 30, "weekdays": ["mon", "tue", "wed", "thu"],
-                            "timezone_field": "user.attributes.timezone",
-                            "timezone": "Europe/Berlin"}}),
-         "next": f"{p}_wait"},
-        {"id": f"{p}_wait", "type": "wait_for_event", "event_type": "session.started",
-         "match": {"field": "event.properties.cart_id", "op": "eq",
-                   "value": {"ref": "vars.entry.properties.cart_id"}},
-         "timeout": "P3D", "on_event": f"{p}_split", "on_timeout": f"{p}_emit"},
-        {"id": f"{p}_emit", "type": "emit_event", "event_type": "journey.step_timed_out",
-         "payload": {"step": k, "campaign": c, "user": "{{ user.id }}"}, "next": f"{p}_split"},
-        {"id": f"{p}_split", "type": "split", "variants": [
-            {"name": "control", "weight": 50, "next": after},
-            {"name": "promote", "weight": 50, "next": f"{p}_stage"},
-        ]},
-        {"id": f"{p}_stage", "type": "lifecycle_transition", "stage": "Retention",
-         "reason": f"step {k}", "next": after},
+        {
+            "id": f"{p}_check",
+            "type": "condition",
+            "name": f"Step {k}: who gets what",
+            "branches": [
+                {
+                    "when": {
+                        "all": [
+                            {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                            {"field": "user.attributes.sessions", "op": "gte", "value": k},
+                            {
+                                "not": {
+                                    "field": "user.attributes.email_opt_out",
+                                    "op": "eq",
+                                    "value": True,
+                                }
+                            },
+                        ]
+                    },
+                    "next": f"{p}_tag",
+                },
+                {
+                    "when": {
+                        "any": [
+                            {
+                                "field": "user.current_lifecycle_stage",
+                                "op": "in",
+                                "value": ["Activation", "Retention"],
+                            },
+                            {"field": "user.email", "op": "exists"},
+                        ]
+                    },
+                    "next": f"{p}_mail",
+                },
+            ],
+            "default": f"{p}_wait",
+        },
+        {
+            "id": f"{p}_tag",
+            "type": "update_attributes",
+            "operations": [
+                {
+                    "op": "set",
+                    "path": f"journey.step_{k}",
+                    "value": "{{ event.type | default('" + c + "') }}",
+                },
+                {"op": "increment", "path": "journey.touches", "by": 1},
+                {
+                    "op": "append",
+                    "path": "journey.history",
+                    "value": {"step": k, "at": "{{ vars.now }}"},
+                },
+            ],
+            "next": f"{p}_hook",
+            "on_error": fail,
+        },
+        {
+            "id": f"{p}_hook",
+            "type": "webhook",
+            "method": "POST",
+            "url": f"https://crm.example.com/{c}/" + "users/{{ user.id }}/steps",
+            "headers": {"X-Journey": "{{ journey.id }}", "Authorization": {"secret": "crm_token"}},
+            "body": {"user": "{{ user.id }}", "step": k, "plan": "{{ user.attributes.plan }}"},
+            "accept_status": [200, 201, 202],
+            "save_as": f"crm_{k}",
+            "timeout": "PT30S",
+            "retry": retry,
+            "next": f"{p}_mail",
+            "on_error": fail,
+        },
+        {
+            "id": f"{p}_mail",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": f"{c} step {k}: " + "{{ user.attributes.first_name | default('you') }}",
+            "text": "Hi {{ user.attributes.first_name | default('there') }},\n"
+            "{% if user.attributes.plan == 'pro' %}Thanks for being pro.{% endif %}\n"
+            f"See https://app.example.com/{c}/{k}" + "?u={{ user.id | urlencode }}",
+            "html": f"<h1>{c}</h1>" + "<p>Hi {{ user.attributes.first_name | e }}</p>",
+            "retry": retry,
+            "next": f"{p}_pause",
+            "on_error": fail,
+        },
+        {
+            "id": f"{p}_pause",
+            "type": "delay",
+            **(
+                {"duration": f"PT{k + 1}H"}
+                if k % 2
+                else {
+                    "until_time": {
+                        "hour": 9,
+                        "minute": 30,
+                        "weekdays": ["mon", "tue", "wed", "thu"],
+                        "timezone_field": "user.attributes.timezone",
+                        "timezone": "Europe/Berlin",
+                    }
+                }
+            ),
+            "next": f"{p}_wait",
+        },
+        {
+            "id": f"{p}_wait",
+            "type": "wait_for_event",
+            "event_type": "session.started",
+            "match": {
+                "field": "event.properties.cart_id",
+                "op": "eq",
+                "value": {"ref": "vars.entry.properties.cart_id"},
+            },
+            "timeout": "P3D",
+            "on_event": f"{p}_split",
+            "on_timeout": f"{p}_emit",
+        },
+        {
+            "id": f"{p}_emit",
+            "type": "emit_event",
+            "event_type": "journey.step_timed_out",
+            "payload": {"step": k, "campaign": c, "user": "{{ user.id }}"},
+            "next": f"{p}_split",
+        },
+        {
+            "id": f"{p}_split",
+            "type": "split",
+            "variants": [
+                {"name": "control", "weight": 50, "next": after},
+                {"name": "promote", "weight": 50, "next": f"{p}_stage"},
+            ],
+        },
+        {
+            "id": f"{p}_stage",
+            "type": "lifecycle_transition",
+            "stage": "Retention",
+            "reason": f"step {k}",
+            "next": after,
+        },
         {"id": fail, "type": "end", "outcome": f"failed_at_step_{k}"},
-    ]  # fmt: skip
+    ]
 
 
 def _finale(c: str) -> list[dict[str, Any]]:
     """A parallel join (webhook and email branches), then a score, a goal check and ends."""
     return [
-        {"id": "final", "type": "parallel", "branches": ["final_crm", "final_mail"],
-         "join": "all", "next": "final_score"},
-        {"id": "final_crm", "type": "webhook", "url": "https://crm.example.com/done",
-         "body": {"user": "{{ user.id }}"}},
-        {"id": "final_mail", "type": "email", "to": "{{ user.email }}", "subject": "All done",
-         "text": f"Thanks for {c}, " + "{{ user.attributes.first_name | default('friend') }}!"},
-        {"id": "final_score", "type": "update_attributes",
-         "operations": [{"op": "unset", "path": "journey.history"}],
-         "next": "final_rest", "on_error": "final_failed"},
+        {
+            "id": "final",
+            "type": "parallel",
+            "branches": ["final_crm", "final_mail"],
+            "join": "all",
+            "next": "final_score",
+        },
+        {
+            "id": "final_crm",
+            "type": "webhook",
+            "url": "https://crm.example.com/done",
+            "body": {"user": "{{ user.id }}"},
+        },
+        {
+            "id": "final_mail",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "All done",
+            "text": f"Thanks for {c}, " + "{{ user.attributes.first_name | default('friend') }}!",
+        },
+        {
+            "id": "final_score",
+            "type": "update_attributes",
+            "operations": [{"op": "unset", "path": "journey.history"}],
+            "next": "final_rest",
+            "on_error": "final_failed",
+        },
         {"id": "final_rest", "type": "delay", "duration": "P1D", "next": "final_goal"},
-        {"id": "final_goal", "type": "condition", "branches": [
-            {"when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
-             "next": "final_stage"}], "default": "final_lapsed"},
-        {"id": "final_stage", "type": "lifecycle_transition", "stage": "Revenue",
-         "next": "done"},
+        {
+            "id": "final_goal",
+            "type": "condition",
+            "branches": [
+                {
+                    "when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                    "next": "final_stage",
+                }
+            ],
+            "default": "final_lapsed",
+        },
+        {"id": "final_stage", "type": "lifecycle_transition", "stage": "Revenue", "next": "done"},
         {"id": "done", "type": "end", "outcome": "completed"},
         {"id": "final_lapsed", "type": "end", "outcome": "lapsed"},
         {"id": "final_failed", "type": "end", "outcome": "failed"},
-    ]  # fmt: skip
+    ]
 
 
 def journey_document(nodes: int = NODES, campaign: str = "spring") -> dict[str, Any]:
@@ -147,7 +256,7 @@ def _timed(
     documents: Callable[[], dict[str, Any]], check: Callable[[Any], object], seconds: float
 ) -> tuple[int, float]:
     """(calls, seconds inside `check`), calling it on `documents()` until `seconds` are spent.
-    Making the document is not timed."""  # fmt: skip
+    Making the document is not timed."""
     calls, spent = 0, 0.0
     while spent < seconds:
         document = documents()
@@ -175,10 +284,15 @@ def _compare(
             totals[side][1] += spent
     (ours_calls, ours_s), (base_calls, base_s) = totals["ours"], totals["baseline"]
     return Result(
-        scenario=NAME, metric=metric, ours=ours_calls / ours_s, baseline=base_calls / base_s,
-        unit="validations/s", n=size.n, better="higher",
+        scenario=NAME,
+        metric=metric,
+        ours=ours_calls / ours_s,
+        baseline=base_calls / base_s,
+        unit="validations/s",
+        n=size.n,
+        better="higher",
         notes={"ours_calls": int(ours_calls), "baseline_calls": int(base_calls)},
-    )  # fmt: skip
+    )
 
 
 async def run(settings: Settings, size: Size) -> Sequence[Result]:

@@ -146,6 +146,4 @@ def _add_parameter(ext: Extensions, owner: Element, param: Element, problems: Pr
     except json.JSONDecodeError as exc:
         problems.add(owner, "invalid_parameter_json", f"parameter {name!r} is not JSON: {exc}")
     except ConditionSyntaxError as exc:
-        problems.add(
-            owner, "invalid_condition_expression", f"parameter {name!r}: {exc}"
-        )  # fmt: skip
+        problems.add(owner, "invalid_condition_expression", f"parameter {name!r}: {exc}")

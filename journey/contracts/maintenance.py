@@ -16,9 +16,12 @@ PURGE_EXPIRED = "journey.purge_expired"
 
 # The tables the retention purge trims, in the order it trims them (references first).
 PurgeTable = Literal[
-    "trigger_executions", "workflow_executions", "lifecycle_events", "ingested_events",
+    "trigger_executions",
+    "workflow_executions",
+    "lifecycle_events",
+    "ingested_events",
     "metrics_daily",
-]  # fmt: skip
+]
 
 
 class RollupDayInput(BaseModel):

@@ -81,9 +81,13 @@ def _add_triggers(session: Session, triggers: list[ExampleTrigger]) -> int:
             raise InvalidExample(f"trigger {example.name!r}: no journey named {example.journey!r}")
         rule = TriggerRule.model_validate(example.model_dump(include=set(TriggerRule.model_fields)))
         create_trigger(
-            session, name=example.name, description=example.description, journey_id=journey.id,
-            enabled=example.enabled, rule=rule,
-        )  # fmt: skip
+            session,
+            name=example.name,
+            description=example.description,
+            journey_id=journey.id,
+            enabled=example.enabled,
+            rule=rule,
+        )
         added += 1
     return added
 

@@ -97,8 +97,12 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
     async def send(envelope: EventEnvelope) -> None:
         producer = make_producer(s)
         try:
-            await produce_json(producer, s.kafka_events_topic, envelope.model_dump(mode="json"),
-                               key=envelope.user_id)  # fmt: skip
+            await produce_json(
+                producer,
+                s.kafka_events_topic,
+                envelope.model_dump(mode="json"),
+                key=envelope.user_id,
+            )
         finally:
             producer.close()
 
@@ -127,8 +131,14 @@ async def run_smoke(stack: DevStack) -> list[CheckResult]:
             user = User(id=user_id, email=f"{user_id}@example.com")
             session.add(user)
             session.flush()
-            transition_stage(session, user=user, to_stage="Activation", reason="smoke check",
-                             details={}, source="smoke")  # fmt: skip
+            transition_stage(
+                session,
+                user=user,
+                to_stage="Activation",
+                reason="smoke check",
+                details={},
+                source="smoke",
+            )
             session.commit()
         inactive = EventEnvelope(type="user.inactive", user_id=user_id)
         await send(inactive)

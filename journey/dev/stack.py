@@ -135,14 +135,24 @@ class DevStack:
             self.report("temporal", f"{where} (external)")
             return
         argv = [
-            temporal_cli_path(s.temporal_bin), "server", "start-dev",
-            "--db-filename", str(self.data_dir / "temporal.db"),
-            "--sqlite-pragma", "journal_mode=WAL",
-            "--sqlite-pragma", "synchronous=NORMAL",
-            "--ip", s.temporal_host, "--port", str(s.temporal_port),
-            "--ui-port", str(s.temporal_ui_port), "--ui-disable-news-fetch",
+            temporal_cli_path(s.temporal_bin),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+            "--ip",
+            s.temporal_host,
+            "--port",
+            str(s.temporal_port),
+            "--ui-port",
+            str(s.temporal_ui_port),
+            "--ui-disable-news-fetch",
             *dev_server_flags(),
-        ]  # fmt: skip
+        ]
         if s.temporal_namespace != "default":
             argv += ["--namespace", s.temporal_namespace]
         if s.payload_keys:  # the UI decrypts payloads through the gateway (api/routes/codec.py)

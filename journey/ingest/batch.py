@@ -105,8 +105,9 @@ class BatchPlanner:
         for c in fresh:
             plan = Plan(new_event=True)
             for trigger in c.triggers:
-                self._planner.decide(session, trigger, c.envelope, c.event, plan,
-                                     prefetched=prefetched)  # fmt: skip
+                self._planner.decide(
+                    session, trigger, c.envelope, c.event, plan, prefetched=prefetched
+                )
             assert not plan.checks  # if_not_running triggers never come this way
             plans.append((c, plan))
         session.flush()  # profiles a decision added go first: the rows below refer to them

@@ -63,8 +63,9 @@ class EventConsumer:
         self._settings = settings
         self.tally = Tally()
         self._cache = TriggerCache(session_factory, settings.trigger_refresh_seconds)
-        self._dispatcher = EventDispatcher(settings, session_factory, client, self._cache,
-                                           self.tally)  # fmt: skip
+        self._dispatcher = EventDispatcher(
+            settings, session_factory, client, self._cache, self.tally
+        )
         self._dead_letters = DeadLetters(settings)
         self._consumer = make_consumer(settings)
         self.assigned = threading.Event()

@@ -34,8 +34,12 @@ class DeadLetters:
     def send(self, message: Message, kind: str, detail: str) -> None:
         log.warning(
             "dead-lettering %s[%s]@%s: %s: %s",
-            message.topic(), message.partition(), message.offset(), kind, detail[:200],
-        )  # fmt: skip
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            kind,
+            detail[:200],
+        )
         headers: list[tuple[str, str | bytes | None]] = [
             (ERROR_HEADER, kind.encode()),
             ("journey-error-detail", detail[:2000].encode()),

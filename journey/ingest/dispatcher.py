@@ -189,11 +189,15 @@ class EventDispatcher:
         trigger = start.trigger
         assert trigger.journey is not None
         run_id, _ = await start_run(
-            self._client, task_queue=self._settings.temporal_task_queue,
-            snapshot=trigger.journey, user_id=start.user_id, workflow_id=start.workflow_id,
+            self._client,
+            task_queue=self._settings.temporal_task_queue,
+            snapshot=trigger.journey,
+            user_id=start.user_id,
+            workflow_id=start.workflow_id,
             throttled_actions=self._settings.throttled_actions,
-            entry_event=event, create_profile=trigger.rule.create_profile,
-        )  # fmt: skip
+            entry_event=event,
+            create_profile=trigger.rule.create_profile,
+        )
         self._tally.started += 1
         return run_id
 

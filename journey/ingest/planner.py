@@ -273,8 +273,9 @@ class _Decision:
     # The batch path's rows: inserted all at once by the batch, with no reservation lookup.
     pending: PendingRows | None = None
 
-    def record(self, decision: str, reason: str | None = None,
-               workflow_id: str | None = None) -> uuid.UUID:  # fmt: skip
+    def record(
+        self, decision: str, reason: str | None = None, workflow_id: str | None = None
+    ) -> uuid.UUID:
         values: dict[str, Any] = dict(
             trigger_id=uuid.UUID(self.trigger.id),
             user_id=self.verdict.user_id if self.known else None,
@@ -298,14 +299,21 @@ class _Decision:
         trigger, verdict = self.trigger, self.verdict
         assert trigger.journey_row is not None
         assert verdict.user_id is not None and verdict.dedupe_value is not None
-        workflow_id = trigger_workflow_id(trigger.id, verdict.user_id, verdict.dedupe_value,
-                                          once=trigger.rule.reentry is Reentry.ONCE)  # fmt: skip
+        workflow_id = trigger_workflow_id(
+            trigger.id,
+            verdict.user_id,
+            verdict.dedupe_value,
+            once=trigger.rule.reentry is Reentry.ONCE,
+        )
         decision_id = self.record("pending", workflow_id=workflow_id)
         key = start_key(workflow_id)
         values = executions.pending_values(
-            journey=trigger.journey_row, user_id=verdict.user_id,
-            temporal_workflow_id=workflow_id, idempotency_key=key, variables={},
-        )  # fmt: skip
+            journey=trigger.journey_row,
+            user_id=verdict.user_id,
+            temporal_workflow_id=workflow_id,
+            idempotency_key=key,
+            variables={},
+        )
         if self.pending is not None:
             run_id = self.pending.add(WorkflowExecution, values)
         else:

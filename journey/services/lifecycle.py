@@ -104,9 +104,12 @@ def transition_stage(
     metadata = {**details, "reason": reason, "source": source}
     user.current_lifecycle_stage = to_stage
     history = UserLifecycleHistory(
-        user_id=user.id, from_stage=from_stage, to_stage=to_stage,
-        workflow_execution_id=execution_id, metadata_=metadata,
-    )  # fmt: skip
+        user_id=user.id,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        workflow_execution_id=execution_id,
+        metadata_=metadata,
+    )
     session.add(user)
     session.add(history)
     session.flush()  # the history id, for the event id below
@@ -116,19 +119,25 @@ def transition_stage(
         event_key = f"user_lifecycle_history:{history.id}:{user.id}:{stamp}"
     event_id = stage_event_id(event_key)
     audit = LifecycleEvent(
-        event_type=STAGE_CHANGED_EVENT, user_id=user.id, workflow_execution_id=execution_id,
-        lifecycle_stage=to_stage, event_id=event_id,
+        event_type=STAGE_CHANGED_EVENT,
+        user_id=user.id,
+        workflow_execution_id=execution_id,
+        lifecycle_stage=to_stage,
+        event_id=event_id,
         event_data={"from_stage": from_stage, "to_stage": to_stage, **metadata},
-    )  # fmt: skip
+    )
     session.add(audit)
     # Claim the id as the consumer does (journey/ingest/records.py), so the envelope coming
     # back from Kafka is recognised as recorded instead of becoming a second audit row.
     session.add(IngestedEvent(event_id=event_id))
     session.flush()
     return TransitionResult(
-        from_stage=from_stage, to_stage=to_stage, changed=True, history=history,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        changed=True,
+        history=history,
         event=stage_changed_envelope(audit),
-    )  # fmt: skip
+    )
 
 
 def stage_changed_envelope(row: LifecycleEvent) -> EventEnvelope:
@@ -137,9 +146,12 @@ def stage_changed_envelope(row: LifecycleEvent) -> EventEnvelope:
     assert row.event_id is not None and row.user_id is not None
     properties = {key: data.get(key) for key in ("from_stage", "to_stage", "reason", "source")}
     return EventEnvelope(
-        id=row.event_id, type=STAGE_CHANGED_EVENT, user_id=row.user_id,
-        timestamp=row.created_at, properties=properties,
-    )  # fmt: skip
+        id=row.event_id,
+        type=STAGE_CHANGED_EVENT,
+        user_id=row.user_id,
+        timestamp=row.created_at,
+        properties=properties,
+    )
 
 
 def stage_event(session: Session, event_id: str) -> EventEnvelope | None:
@@ -192,9 +204,12 @@ def publish_stage_changed(
 
     deadline = time.monotonic() + timeout
     producer.produce(
-        topic, envelope.model_dump_json().encode(), key=envelope.user_id.encode(),
-        headers=trace_headers(), on_delivery=on_delivery,
-    )  # fmt: skip
+        topic,
+        envelope.model_dump_json().encode(),
+        key=envelope.user_id.encode(),
+        headers=trace_headers(),
+        on_delivery=on_delivery,
+    )
     producer.flush(timeout)
     if not acked.wait(max(0.1, deadline - time.monotonic())):
         raise KafkaUnavailable(f"no acknowledgement for event {envelope.id} within {timeout}s")

@@ -83,8 +83,9 @@ def create_trigger(
 ) -> Trigger:
     """A new trigger that starts `journey_id` on events matching `rule`."""
     row = Trigger(name=name, event_type=rule.event_type, conditions={})
-    _apply(row, name=name, description=description, journey_id=journey_id, enabled=enabled,
-           rule=rule)  # fmt: skip
+    _apply(
+        row, name=name, description=description, journey_id=journey_id, enabled=enabled, rule=rule
+    )
     session.add(row)
     session.commit()
     session.refresh(row)
@@ -135,8 +136,9 @@ def update_trigger(
     rule: TriggerRule,
 ) -> Trigger:
     """Replace every editable field of the trigger; its id (and so its run ids) stays."""
-    _apply(row, name=name, description=description, journey_id=journey_id, enabled=enabled,
-           rule=rule)  # fmt: skip
+    _apply(
+        row, name=name, description=description, journey_id=journey_id, enabled=enabled, rule=rule
+    )
     session.add(row)
     session.commit()
     session.refresh(row)

@@ -105,8 +105,9 @@ class EmailTaken(ValueError):
 def _outside_user(condition: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Pointers to the fields and refs of a condition that are not `user.*`."""
     if isinstance(condition, AllOf | AnyOf):
-        key, children = ("all", condition.all) if isinstance(condition, AllOf) else (
-            "any", condition.any)  # fmt: skip
+        key, children = (
+            ("all", condition.all) if isinstance(condition, AllOf) else ("any", condition.any)
+        )
         for index, child in enumerate(children):
             yield from _outside_user(child, f"{path}/{key}/{index}")
     elif isinstance(condition, NotOf):
@@ -206,9 +207,13 @@ def upsert_user(
     transition = None
     if fields.get("stage") is not None:
         transition = transition_stage(
-            session, user=user, to_stage=str(fields["stage"]), reason=reason,
-            details=details, source="api",
-        )  # fmt: skip
+            session,
+            user=user,
+            to_stage=str(fields["stage"]),
+            reason=reason,
+            details=details,
+            source="api",
+        )
     return Upserted(user=user, created=created, transition=transition)
 
 
@@ -237,18 +242,24 @@ def user_history(
     Merged and paged in SQL (UNION ALL of (kind, key, time)), then the page's rows are loaded.
     Events exclude `lifecycle.stage_changed`: those are the transitions already listed."""
     parts = [
-        select(literal("stage_transition", String).label("kind"),
-               sql_cast(UserLifecycleHistory.id, String).label("key"),
-               col(UserLifecycleHistory.transitioned_at).label("at"))
-        .where(UserLifecycleHistory.user_id == user_id),
-        select(literal("journey_run", String), sql_cast(WorkflowExecution.id, String),
-               col(WorkflowExecution.started_at))
-        .where(WorkflowExecution.user_id == user_id),
-        select(literal("event", String), sql_cast(LifecycleEvent.id, String),
-               col(LifecycleEvent.created_at))
-        .where(LifecycleEvent.user_id == user_id,
-               LifecycleEvent.event_type != STAGE_CHANGED_EVENT),
-    ]  # fmt: skip
+        select(
+            literal("stage_transition", String).label("kind"),
+            sql_cast(UserLifecycleHistory.id, String).label("key"),
+            col(UserLifecycleHistory.transitioned_at).label("at"),
+        ).where(UserLifecycleHistory.user_id == user_id),
+        select(
+            literal("journey_run", String),
+            sql_cast(WorkflowExecution.id, String),
+            col(WorkflowExecution.started_at),
+        ).where(WorkflowExecution.user_id == user_id),
+        select(
+            literal("event", String),
+            sql_cast(LifecycleEvent.id, String),
+            col(LifecycleEvent.created_at),
+        ).where(
+            LifecycleEvent.user_id == user_id, LifecycleEvent.event_type != STAGE_CHANGED_EVENT
+        ),
+    ]
     merged = union_all(*parts).subquery()
     total = session.exec(select(func.count()).select_from(merged)).one()
     page = session.execute(
@@ -289,18 +300,26 @@ def erase_user(session: Session, *, user_id: str) -> dict[str, int]:
     runs = select(WorkflowExecution.id).where(WorkflowExecution.user_id == user_id)
     of_user = {
         "trigger_executions": delete(TriggerExecution).where(
-            or_(col(TriggerExecution.user_id) == user_id,
-                col(TriggerExecution.workflow_execution_id).in_(runs))),
+            or_(
+                col(TriggerExecution.user_id) == user_id,
+                col(TriggerExecution.workflow_execution_id).in_(runs),
+            )
+        ),
         "lifecycle_events": delete(LifecycleEvent).where(
-            or_(col(LifecycleEvent.user_id) == user_id,
-                col(LifecycleEvent.workflow_execution_id).in_(runs))),
+            or_(
+                col(LifecycleEvent.user_id) == user_id,
+                col(LifecycleEvent.workflow_execution_id).in_(runs),
+            )
+        ),
         "lifecycle_history": delete(UserLifecycleHistory).where(
-            col(UserLifecycleHistory.user_id) == user_id),
+            col(UserLifecycleHistory.user_id) == user_id
+        ),
         "segment_memberships": delete(UserSegmentMembership).where(
-            col(UserSegmentMembership.user_id) == user_id),
+            col(UserSegmentMembership.user_id) == user_id
+        ),
         # The effect ledger has no foreign key; its rows name the user they acted on.
         "deliveries": delete(Delivery).where(col(Delivery.user_id) == user_id),
         "executions": delete(WorkflowExecution).where(col(WorkflowExecution.user_id) == user_id),
         "profile": delete(User).where(col(User.id) == user_id),
-    }  # fmt: skip
+    }
     return {name: _deleted(session, statement) for name, statement in of_user.items()}

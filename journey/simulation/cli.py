@@ -89,8 +89,11 @@ def print_timeline(result: SimulationResult, title: str) -> None:
         if details:
             typer.echo(details)
     counts = ", ".join(f"{name} {count}" for name, count in sorted(result.effects.items()))
-    typer.echo(f"{result.status}" + (f": outcome {result.outcome}" if result.outcome else "")
-               + (f" · would have done: {counts}" if counts else ""))  # fmt: skip
+    typer.echo(
+        f"{result.status}"
+        + (f": outcome {result.outcome}" if result.outcome else "")
+        + (f" · would have done: {counts}" if counts else "")
+    )
 
 
 def simulate_command(

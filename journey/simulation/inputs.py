@@ -62,16 +62,22 @@ def scenario_problems(document: JourneyDocument, scenario: Scenario) -> list[Pro
     problems = []
     for index, event in enumerate(scenario.events):
         if event.at > scenario.horizon:
-            problems.append(Problem(
-                path=pointer("events", index, "at"), code="after_horizon",
-                message=f"{format_duration(event.at)} is after the horizon "
-                f"{format_duration(scenario.horizon)}; raise `horizon` to deliver it",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    path=pointer("events", index, "at"),
+                    code="after_horizon",
+                    message=f"{format_duration(event.at)} is after the horizon "
+                    f"{format_duration(scenario.horizon)}; raise `horizon` to deliver it",
+                )
+            )
     webhooks = {node.id for node in document.nodes if isinstance(node, WebhookNode)}
     for node_id in scenario.webhook_responses:
         if node_id not in webhooks:
-            problems.append(Problem(
-                path=pointer("webhook_responses", node_id), code="not_a_webhook",
-                message=f"the journey has no webhook node {node_id!r}",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    path=pointer("webhook_responses", node_id),
+                    code="not_a_webhook",
+                    message=f"the journey has no webhook node {node_id!r}",
+                )
+            )
     return problems

@@ -63,8 +63,9 @@ async def simulate(
     timeout_seconds: float | None = None,
 ) -> SimulationResult:
     """Run `snapshot` for `scenario.user` through `scenario.events` up to the horizon."""
-    recorder = Recorder(settings, scenario.user, journeys=sub_journeys,
-                        webhook_answers=scenario.webhook_responses)  # fmt: skip
+    recorder = Recorder(
+        settings, scenario.user, journeys=sub_journeys, webhook_answers=scenario.webhook_responses
+    )
     limit = timeout_seconds if timeout_seconds is not None else settings.simulation_timeout_seconds
     try:
         env = await WorkflowEnvironment.start_time_skipping(
@@ -263,9 +264,17 @@ async def _collect(
         error = (
             await _failure(child) if described.status == WorkflowExecutionStatus.FAILED else None
         )
-        runs.append(RunRecord(label=label, workflow_id=workflow_id, status=described.status,
-                              closed_at=described.close_time, state=state, error=error,
-                              document=document))  # fmt: skip
+        runs.append(
+            RunRecord(
+                label=label,
+                workflow_id=workflow_id,
+                status=described.status,
+                closed_at=described.close_time,
+                state=state,
+                error=error,
+                document=document,
+            )
+        )
         if state is None:
             continue
         nodes = document.node_map() if document is not None else {}

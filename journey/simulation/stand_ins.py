@@ -144,10 +144,15 @@ class Recorder:
 
     def activities(self) -> list[Callable[..., Any]]:
         stand_ins: list[Callable[..., Any]] = [
-            self.load_user, self.send_email, self.call_webhook, self.update_attributes,
-            self.lifecycle_transition, self.emit_event, self.record_execution_outcome,
+            self.load_user,
+            self.send_email,
+            self.call_webhook,
+            self.update_attributes,
+            self.lifecycle_transition,
+            self.emit_event,
+            self.record_execution_outcome,
             self.load_journey,
-        ]  # fmt: skip
+        ]
         check_stand_ins([activity_name(fn) for fn in stand_ins])
         return stand_ins
 
@@ -156,8 +161,10 @@ class Recorder:
         self.effects[(meta.workflow_id, meta.node_id, visit)] = effect
 
     def _failed(self, meta: Any, action: Any, err: ApplicationError, **details: Any) -> NoReturn:
-        self._keep(meta, EffectRecord(action=action, outcome="failed",
-                                      details={**details, "error": str(err)}))  # fmt: skip
+        self._keep(
+            meta,
+            EffectRecord(action=action, outcome="failed", details={**details, "error": str(err)}),
+        )
         raise err
 
     # ---- profile ---------------------------------------------------------------------------
@@ -178,10 +185,14 @@ class Recorder:
             self._failed(meta, "update_attributes", err, operations=request.operations)
         before = self.user.attributes
         self.user = self.user.model_copy(update={"attributes": updated})
-        self._keep(meta, EffectRecord(
-            action="update_attributes", outcome="applied" if updated != before else "unchanged",
-            details={"operations": operations, "before": before, "after": updated},
-        ))  # fmt: skip
+        self._keep(
+            meta,
+            EffectRecord(
+                action="update_attributes",
+                outcome="applied" if updated != before else "unchanged",
+                details={"operations": operations, "before": before, "after": updated},
+            ),
+        )
         return UpdateAttributesResult(attributes=updated)
 
     @activity.defn(name=LIFECYCLE_TRANSITION)
@@ -192,20 +203,31 @@ class Recorder:
         if request.stage not in LIFECYCLE_STAGES:
             err = ApplicationError(
                 f"unknown lifecycle stage {request.stage!r}; expected one of {LIFECYCLE_STAGES}",
-                type=INVALID_STAGE, non_retryable=True,
-            )  # fmt: skip
+                type=INVALID_STAGE,
+                non_retryable=True,
+            )
             self._failed(meta, "lifecycle_transition", err, to_stage=request.stage)
         before = self.user.current_lifecycle_stage
         changed = before != request.stage
         self.user = self.user.model_copy(update={"current_lifecycle_stage": request.stage})
-        details: dict[str, Any] = {"from_stage": before, "to_stage": request.stage,
-                                   "reason": request.reason}  # fmt: skip
+        details: dict[str, Any] = {
+            "from_stage": before,
+            "to_stage": request.stage,
+            "reason": request.reason,
+        }
         if changed:
-            details["would_publish"] = {"topic": self._settings.kafka_events_topic,
-                                        "type": STAGE_CHANGED_EVENT}  # fmt: skip
-        self._keep(meta, EffectRecord(action="lifecycle_transition",
-                                      outcome="applied" if changed else "unchanged",
-                                      details=details))  # fmt: skip
+            details["would_publish"] = {
+                "topic": self._settings.kafka_events_topic,
+                "type": STAGE_CHANGED_EVENT,
+            }
+        self._keep(
+            meta,
+            EffectRecord(
+                action="lifecycle_transition",
+                outcome="applied" if changed else "unchanged",
+                details=details,
+            ),
+        )
         return LifecycleTransitionResult(from_stage=before, to_stage=request.stage, changed=changed)
 
     # ---- messages out ----------------------------------------------------------------------
@@ -219,13 +241,16 @@ class Recorder:
             details = email_details(kept.message)
             self._keep(meta, EffectRecord(action="email", outcome="sent", details=details))
             recipient = str(kept.message["To"])
-            return SendEmailResult(outcome="sent", message_id=details.get("message_id", ""),
-                                   recipients=[recipient])  # fmt: skip
+            return SendEmailResult(
+                outcome="sent", message_id=details.get("message_id", ""), recipients=[recipient]
+            )
         except ApplicationError as err:
             self._failed(meta, "email", err)
         # Not handed to SMTP: suppressed (opted out, no valid address), as the real one would.
-        self._keep(meta, EffectRecord(action="email", outcome=result.outcome,
-                                      details={"reason": result.reason}))  # fmt: skip
+        self._keep(
+            meta,
+            EffectRecord(action="email", outcome=result.outcome, details={"reason": result.reason}),
+        )
         return result
 
     @activity.defn(name=CALL_WEBHOOK)
@@ -241,8 +266,11 @@ class Recorder:
         for name, secret in request.secret_headers.items():
             rendered = await render_text_async(name, request.context, limits=self._limits)
             headers[rendered] = f"<secret {secret}>"
-        details: dict[str, Any] = {"method": prepared.method, "url": prepared.url,
-                                   "headers": headers}  # fmt: skip
+        details: dict[str, Any] = {
+            "method": prepared.method,
+            "url": prepared.url,
+            "headers": headers,
+        }
         if prepared.content is not None:
             details["body"] = json.loads(prepared.content)
         if request.signing_secret is not None:
@@ -254,11 +282,14 @@ class Recorder:
         if not ok:
             refused = ApplicationError(
                 f"{prepared.method} {prepared.url} answered {answer.status} (simulated)",
-                type=WEBHOOK_REJECTED, non_retryable=True,
-            )  # fmt: skip
+                type=WEBHOOK_REJECTED,
+                non_retryable=True,
+            )
             self._failed(meta, "webhook", refused, **details)
-        self._keep(meta, EffectRecord(action="webhook", outcome=f"answered {answer.status}",
-                                      details=details))  # fmt: skip
+        self._keep(
+            meta,
+            EffectRecord(action="webhook", outcome=f"answered {answer.status}", details=details),
+        )
         return CallWebhookResult(status=answer.status, body=answer.body)
 
     @activity.defn(name=EMIT_EVENT)
@@ -273,10 +304,18 @@ class Recorder:
             self._failed(meta, "emit_event", err, event_type=request.event_type)
         topic = self._settings.kafka_emitted_topic
         event_id = event_id_for(meta.effect_key)
-        envelope = {"id": event_id, "type": event_type, "user_id": meta.user_id,
-                    "properties": properties}  # fmt: skip
-        self._keep(meta, EffectRecord(action="emit_event", outcome="applied",
-                                      details={"topic": topic, "event": envelope}))  # fmt: skip
+        envelope = {
+            "id": event_id,
+            "type": event_type,
+            "user_id": meta.user_id,
+            "properties": properties,
+        }
+        self._keep(
+            meta,
+            EffectRecord(
+                action="emit_event", outcome="applied", details={"topic": topic, "event": envelope}
+            ),
+        )
         return EmitEventResult(event_id=event_id, topic=topic, partition=0, offset=0)
 
     # ---- the run's own bookkeeping ---------------------------------------------------------
@@ -292,8 +331,9 @@ class Recorder:
         if found is None:
             raise ApplicationError(
                 f"journey {request.journey_id} is not available to the simulation",
-                type="UnknownJourney", non_retryable=True,
-            )  # fmt: skip
+                type="UnknownJourney",
+                non_retryable=True,
+            )
         return found
 
 
@@ -303,5 +343,6 @@ async def unknown_activity(args: Sequence[RawValue]) -> NoReturn:
     name = activity.info().activity_type
     raise ApplicationError(
         f"activity {name!r} has no simulation stand-in; nothing was done",
-        type=UNKNOWN_ACTIVITY, non_retryable=True,
-    )  # fmt: skip
+        type=UNKNOWN_ACTIVITY,
+        non_retryable=True,
+    )

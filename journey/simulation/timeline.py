@@ -175,11 +175,14 @@ def _event_entry(delivery: EventDelivery, start: datetime) -> TimelineEntry:
         else f"event {kind} not delivered: the run had already ended"
     )
     return TimelineEntry(
-        at=delivery.at, offset=_offset(delivery.at - start),
-        offset_seconds=round(delivery.offset.total_seconds(), 3), kind="event",
-        summary=summary, outcome="delivered" if delivery.delivered else "not_delivered",
+        at=delivery.at,
+        offset=_offset(delivery.at - start),
+        offset_seconds=round(delivery.offset.total_seconds(), 3),
+        kind="event",
+        summary=summary,
+        outcome="delivered" if delivery.delivered else "not_delivered",
         event=delivery.envelope,
-    )  # fmt: skip
+    )
 
 
 def _status(main: RunRecord | None, timed_out: bool) -> SimulationStatus:

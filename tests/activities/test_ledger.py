@@ -31,9 +31,10 @@ def test_an_increment_rerun_with_its_key_is_applied_once(
     profiles: ProfileActivities, session_factory: SessionFactory
 ) -> None:
     request = UpdateAttributesInput(
-        meta=make_meta(), operations=[{"op": "increment", "path": "logins", "by": 5}],
+        meta=make_meta(),
+        operations=[{"op": "increment", "path": "logins", "by": 5}],
         context=make_context(),
-    )  # fmt: skip
+    )
     first = ActivityEnvironment().run(profiles.update_attributes, request)
     rerun = ActivityEnvironment().run(profiles.update_attributes, request)
     assert first.attributes == rerun.attributes == {"logins": 6}

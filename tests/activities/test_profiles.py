@@ -239,9 +239,16 @@ def test_a_transition_is_announced_under_its_effect_key(
     [(key, event)] = read_events(settings, 1)
     assert key == b"u1"
     assert (event["id"], event["type"], event["user_id"]) == (
-        stage_event_id(request.meta.effect_key), STAGE_CHANGED_EVENT, "u1")  # fmt: skip
-    assert event["properties"] == {"from_stage": "Acquisition", "to_stage": "Revenue",
-                                   "reason": "paid", "source": "journey"}  # fmt: skip
+        stage_event_id(request.meta.effect_key),
+        STAGE_CHANGED_EVENT,
+        "u1",
+    )
+    assert event["properties"] == {
+        "from_stage": "Acquisition",
+        "to_stage": "Revenue",
+        "reason": "paid",
+        "source": "journey",
+    }
 
     # A retry that finds the ledger record (its first attempt may have missed the broker's
     # ack) announces again, with the same id and content; consumers dedupe by id.

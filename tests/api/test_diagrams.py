@@ -47,12 +47,31 @@ def seed_runs(settings: Settings, journey_id: str) -> None:
             data.user("u1", "2026-01-01")
             key = uuid.UUID(journey_id)
             wait, nudge = ("wait_a_day", "delay", 1, 1, 0, None), ("nudge_email", "email")
-            data.run(key, "u1", "completed", "2026-03-10 10:00", "2026-03-11 10:00",
-                     nodes=(wait, (*nudge, 1, 1, 0, None)))  # fmt: skip
-            data.run(key, "u1", "failed", "2026-03-10 10:00", "2026-03-11 10:00",
-                     nodes=(wait, (*nudge, 1, 0, 1, None)))  # fmt: skip
-            data.run(key, "u1", "completed", "2026-03-12 10:00", "2026-03-13 10:00",
-                     version="1.1.0", nodes=(wait,))  # fmt: skip
+            data.run(
+                key,
+                "u1",
+                "completed",
+                "2026-03-10 10:00",
+                "2026-03-11 10:00",
+                nodes=(wait, (*nudge, 1, 1, 0, None)),
+            )
+            data.run(
+                key,
+                "u1",
+                "failed",
+                "2026-03-10 10:00",
+                "2026-03-11 10:00",
+                nodes=(wait, (*nudge, 1, 0, 1, None)),
+            )
+            data.run(
+                key,
+                "u1",
+                "completed",
+                "2026-03-12 10:00",
+                "2026-03-13 10:00",
+                version="1.1.0",
+                nodes=(wait,),
+            )
             session.commit()
     finally:
         engine.dispose()
@@ -89,8 +108,7 @@ async def test_counts_annotate_nodes(api: httpx.AsyncClient, settings: Settings)
     in_range = (await api.get(url, params={"counts": "true", "from": "2026-03-12"})).text
     assert label(in_range, "wait_a_day")[-1] == "entered 1 · completed 1 · failed 0"
     plain = (await api.get(url)).text
-    assert not any("entered" in line for _, lines in parse(plain).nodes.values()
-                   for line in lines)  # fmt: skip
+    assert not any("entered" in line for _, lines in parse(plain).nodes.values() for line in lines)
 
 
 async def test_a_stored_version_is_drawn(api: httpx.AsyncClient) -> None:
@@ -120,7 +138,8 @@ async def test_roles_and_bad_parameters(api: httpx.AsyncClient, settings: Settin
     assert (await api.get(url, headers={"Authorization": ""})).status_code == 401
     unknown = await api.get("/api/workflows/not-a-uuid/diagram")
     assert unknown.status_code == 404
-    backwards = await api.get(url, params={"counts": "true", "from": "2026-03-12",
-                                           "to": "2026-03-01"})  # fmt: skip
+    backwards = await api.get(
+        url, params={"counts": "true", "from": "2026-03-12", "to": "2026-03-01"}
+    )
     assert backwards.status_code == 422
     assert backwards.json()["errors"][0]["path"] == "query.to"

@@ -82,16 +82,18 @@ async def test_one_event_is_acknowledged_and_keyed_by_user(
 ) -> None:
     http, settings = api
     response = await http.post(
-        "/api/events", json={"id": "evt-1", "type": "signup", "user_id": "ada",
-                             "properties": {"plan": "pro"}}
-    )  # fmt: skip
+        "/api/events",
+        json={"id": "evt-1", "type": "signup", "user_id": "ada", "properties": {"plan": "pro"}},
+    )
     assert response.status_code == 202, response.text
     assert response.json() == {"ids": ["evt-1"]}
     [(key, envelope)] = on_topic(settings, 1)
     assert key == b"ada"
     assert (envelope["id"], envelope["type"], envelope["properties"]) == (
-        "evt-1", "signup", {"plan": "pro"},
-    )  # fmt: skip
+        "evt-1",
+        "signup",
+        {"plan": "pro"},
+    )
     assert envelope["timestamp"]  # filled in when the producer gave none
 
 
@@ -114,8 +116,13 @@ async def test_one_bad_event_refuses_the_batch_and_names_the_field(
     api: tuple[httpx.AsyncClient, Settings],
 ) -> None:
     http, settings = api
-    batch = {"events": [{"type": "ok", "user_id": "u1"}, {"type": "bad type!", "user_id": "u2"},
-                        {"type": "ok", "user_id": "u3", "colour": "red"}]}  # fmt: skip
+    batch = {
+        "events": [
+            {"type": "ok", "user_id": "u1"},
+            {"type": "bad type!", "user_id": "u2"},
+            {"type": "ok", "user_id": "u3", "colour": "red"},
+        ]
+    }
     response = await http.post("/api/events/batch", json=batch)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -130,9 +137,10 @@ async def test_publishing_needs_the_operator_role(
     http, settings = api
     viewer = create_token(settings, subject="dashboard", role=Role.viewer)
     response = await http.post(
-        "/api/events", json={"type": "signup", "user_id": "u1"},
+        "/api/events",
+        json={"type": "signup", "user_id": "u1"},
         headers={"Authorization": f"Bearer {viewer}"},
-    )  # fmt: skip
+    )
     assert response.status_code == 403
 
 
@@ -146,9 +154,10 @@ async def test_unreachable_brokers_answer_503_to_retry(
     async with api_client_for(settings) as http:
         token = create_token(settings, subject="app", role=Role.operator)
         response = await http.post(
-            "/api/events", json={"type": "signup", "user_id": "u1"},
+            "/api/events",
+            json={"type": "signup", "user_id": "u1"},
             headers={"Authorization": f"Bearer {token}"},
-        )  # fmt: skip
+        )
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -65,9 +65,11 @@ async def gateway(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         token = create_token(settings, subject="app", role=Role.operator)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://journey", timeout=60,
+            transport=transport,
+            base_url="http://journey",
+            timeout=60,
             headers={"Authorization": f"Bearer {token}"},
-        ) as client:  # fmt: skip
+        ) as client:
             yield app, client
 
 

@@ -37,13 +37,19 @@ def waiting(outcome: str = "bought", **extra: Any) -> dict[str, Any]:
         "name": f"wait then {outcome}",
         "start": "wait",
         "nodes": [
-            {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-             "on_event": "bought", "on_timeout": "gave_up"},
+            {
+                "id": "wait",
+                "type": "wait_for_event",
+                "event_type": "purchase",
+                "timeout": "P3D",
+                "on_event": "bought",
+                "on_timeout": "gave_up",
+            },
             {"id": "bought", "type": "end", "outcome": outcome},
             {"id": "gave_up", "type": "end", "outcome": "gave_up"},
         ],
         **extra,
-    }  # fmt: skip
+    }
 
 
 @dataclass

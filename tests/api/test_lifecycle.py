@@ -22,9 +22,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 async def transition(api: Api, user_id: str, stage: Any, **body: Any) -> dict[str, Any]:
     answer = await api.http.post(
-        f"/api/users/{user_id}/lifecycle/transition", json={"stage": stage, **body},
+        f"/api/users/{user_id}/lifecycle/transition",
+        json={"stage": stage, **body},
         headers=api.headers(Role.operator),
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -33,26 +34,43 @@ async def test_a_transition_writes_history_and_audit_then_publishes(api: Api) ->
     api.user("ada")
     moved = await transition(api, "ada", "Activation", reason="finished onboarding")
     assert (moved["from_stage"], moved["to_stage"], moved["changed"]) == (
-        "Acquisition", "Activation", True)  # fmt: skip
+        "Acquisition",
+        "Activation",
+        True,
+    )
     with api.sessions() as session:
         [history] = session.exec(select(UserLifecycleHistory)).all()
         [audit] = session.exec(select(LifecycleEvent)).all()
     assert history.metadata_ is not None
     assert (history.metadata_["reason"], history.metadata_["source"]) == (
-        "finished onboarding", "api")  # fmt: skip
+        "finished onboarding",
+        "api",
+    )
     assert history.metadata_["actor"] == "operator-1"
     assert (audit.event_type, audit.lifecycle_stage, audit.event_id) == (
-        "lifecycle.stage_changed", "Activation", moved["event_id"])  # fmt: skip
+        "lifecycle.stage_changed",
+        "Activation",
+        moved["event_id"],
+    )
     [(key, event)] = read_events(api.settings, 1)
     assert key == b"ada"
     assert (event["id"], event["type"], event["user_id"]) == (
-        moved["event_id"], "lifecycle.stage_changed", "ada")  # fmt: skip
-    assert event["properties"] == {"from_stage": "Acquisition", "to_stage": "Activation",
-                                   "reason": "finished onboarding", "source": "api"}  # fmt: skip
+        moved["event_id"],
+        "lifecycle.stage_changed",
+        "ada",
+    )
+    assert event["properties"] == {
+        "from_stage": "Acquisition",
+        "to_stage": "Activation",
+        "reason": "finished onboarding",
+        "source": "api",
+    }
     # Derived from the history row, not random.
     assert event["id"] == stage_event_id(
         f"user_lifecycle_history:{history.id}:ada:{history.transitioned_at.isoformat()}"
-        if history.transitioned_at else "")  # fmt: skip
+        if history.transitioned_at
+        else ""
+    )
 
 
 async def test_the_same_stage_again_is_a_no_op_that_republishes(api: Api) -> None:
@@ -60,7 +78,10 @@ async def test_the_same_stage_again_is_a_no_op_that_republishes(api: Api) -> Non
     moved = await transition(api, "ada", "Revenue")
     again = await transition(api, "ada", "Revenue")
     assert (again["changed"], again["from_stage"], again["event_id"]) == (
-        False, "Revenue", moved["event_id"])  # fmt: skip
+        False,
+        "Revenue",
+        moved["event_id"],
+    )
     assert api.count(UserLifecycleHistory) == 1
     # The event of the change that brought ada there, again under its id (consumers dedupe).
     events = read_events(api.settings, 2)
@@ -79,8 +100,9 @@ async def test_unknown_stages_and_users(api: Api) -> None:
     assert "/stage" in problem_paths(bad)
     missing = await api.http.post(url, json={"reason": "x"}, headers=operator)
     assert "/stage" in problem_paths(missing)
-    gone = await api.http.post("/api/users/nobody/lifecycle/transition",
-                               json={"stage": "Revenue"}, headers=operator)  # fmt: skip
+    gone = await api.http.post(
+        "/api/users/nobody/lifecycle/transition", json={"stage": "Revenue"}, headers=operator
+    )
     assert gone.status_code == 404
     assert api.count(UserLifecycleHistory) == 0
 
@@ -94,9 +116,10 @@ async def test_a_change_the_brokers_missed_is_published_by_a_retry(
     )
     async with api_client_for(away) as http:
         answer = await http.post(
-            "/api/users/ada/lifecycle/transition", json={"stage": "Retention"},
+            "/api/users/ada/lifecycle/transition",
+            json={"stage": "Retention"},
             headers=api.headers(Role.operator),
-        )  # fmt: skip
+        )
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"] == "5"
     with api.sessions() as session:  # the change itself is stored
@@ -109,8 +132,11 @@ async def test_a_change_the_brokers_missed_is_published_by_a_retry(
 
 def history_row(api: Api, user_id: str, from_stage: str, to_stage: str, at: datetime) -> None:
     with api.sessions() as session:
-        session.add(UserLifecycleHistory(user_id=user_id, from_stage=from_stage,
-                                         to_stage=to_stage, transitioned_at=at))  # fmt: skip
+        session.add(
+            UserLifecycleHistory(
+                user_id=user_id, from_stage=from_stage, to_stage=to_stage, transitioned_at=at
+            )
+        )
         session.commit()
 
 
@@ -148,24 +174,43 @@ async def test_history_merges_transitions_runs_and_events_newest_first(api: Api)
     journey_id = uuid.UUID(api.journey())
     history_row(api, "ada", "Acquisition", "Activation", T0 + timedelta(hours=1))
     with api.sessions() as session:
-        session.add_all([
-            WorkflowExecution(workflow_id=journey_id, workflow_version="1", user_id="ada",
-                              temporal_workflow_id="w-ada", status="completed", outcome="done",
-                              started_at=T0 + timedelta(hours=2)),
-            LifecycleEvent(event_type="purchase", user_id="ada", event_id="e-1",
-                           event_data={"total": 5}, created_at=T0 + timedelta(hours=3)),
-            LifecycleEvent(event_type="purchase", user_id="bob", created_at=T0),
-        ])  # fmt: skip
+        session.add_all(
+            [
+                WorkflowExecution(
+                    workflow_id=journey_id,
+                    workflow_version="1",
+                    user_id="ada",
+                    temporal_workflow_id="w-ada",
+                    status="completed",
+                    outcome="done",
+                    started_at=T0 + timedelta(hours=2),
+                ),
+                LifecycleEvent(
+                    event_type="purchase",
+                    user_id="ada",
+                    event_id="e-1",
+                    event_data={"total": 5},
+                    created_at=T0 + timedelta(hours=3),
+                ),
+                LifecycleEvent(event_type="purchase", user_id="bob", created_at=T0),
+            ]
+        )
         session.commit()
     await transition(api, "ada", "Revenue")  # now: newest; its audit row is not an "event"
     answer = await api.http.get("/api/users/ada/history", headers=api.headers(Role.viewer))
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["total"] == 4
-    kinds = [(item["kind"], item.get("to_stage") or item.get("type") or item.get("status"))
-             for item in body["items"]]  # fmt: skip
-    assert kinds == [("stage_transition", "Revenue"), ("event", "purchase"),
-                     ("journey_run", "completed"), ("stage_transition", "Activation")]  # fmt: skip
+    kinds = [
+        (item["kind"], item.get("to_stage") or item.get("type") or item.get("status"))
+        for item in body["items"]
+    ]
+    assert kinds == [
+        ("stage_transition", "Revenue"),
+        ("event", "purchase"),
+        ("journey_run", "completed"),
+        ("stage_transition", "Activation"),
+    ]
     assert body["items"][0]["source"] == "api"
     assert (body["items"][1]["event_id"], body["items"][1]["data"]) == ("e-1", {"total": 5})
     assert body["items"][2]["journey_id"] == str(journey_id)
@@ -183,8 +228,9 @@ async def test_a_journey_restricted_to_stages_starts_only_for_users_in_them(api:
     operator = api.headers(Role.operator)
 
     async def start(journey_id: str, user_id: str) -> Any:
-        return await api.http.post(f"/api/workflows/{journey_id}/start",
-                                   json={"user_id": user_id}, headers=operator)  # fmt: skip
+        return await api.http.post(
+            f"/api/workflows/{journey_id}/start", json={"user_id": user_id}, headers=operator
+        )
 
     refused = await start(restricted, "ada")
     assert refused.status_code == 409, refused.text
@@ -195,8 +241,9 @@ async def test_a_journey_restricted_to_stages_starts_only_for_users_in_them(api:
     assert (await start(restricted, "rich")).status_code == 201
     assert (await start(labelled, "ada")).status_code == 201  # stages as a label only
     with api.sessions() as session:
-        users = session.exec(select(WorkflowExecution.user_id).order_by(
-            col(WorkflowExecution.user_id))).all()  # fmt: skip
+        users = session.exec(
+            select(WorkflowExecution.user_id).order_by(col(WorkflowExecution.user_id))
+        ).all()
     assert list(users) == ["ada", "rich"]
     assert api.count(User, User.id == "newcomer") == 0  # refused before a profile was made
     await transition(api, "ada", "Revenue")

@@ -34,19 +34,39 @@ WAITS_FOR_PURCHASE = {
     "name": "check, wait, end",
     "start": "check",
     "nodes": [
-        {"id": "check", "type": "condition", "default": "wait", "branches": [
-            {"when": {"field": "user.attributes.vip", "op": "eq", "value": True}, "next": "vip"}]},
-        {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-         "on_event": "bought", "on_timeout": "gave_up"},
+        {
+            "id": "check",
+            "type": "condition",
+            "default": "wait",
+            "branches": [
+                {"when": {"field": "user.attributes.vip", "op": "eq", "value": True}, "next": "vip"}
+            ],
+        },
+        {
+            "id": "wait",
+            "type": "wait_for_event",
+            "event_type": "purchase",
+            "timeout": "P3D",
+            "on_event": "bought",
+            "on_timeout": "gave_up",
+        },
         {"id": "bought", "type": "end", "outcome": "bought"},
         {"id": "gave_up", "type": "end", "outcome": "gave_up"},
         {"id": "vip", "type": "end", "outcome": "vip"},
     ],
-}  # fmt: skip
-UP_TO_THE_WAIT = [("node_entered", "check"), ("node_completed", "check"),
-                  ("node_entered", "wait"), ("waiting", "wait")]  # fmt: skip
-AFTER_THE_EVENT = [("node_completed", "wait"), ("node_entered", "bought"),
-                   ("node_completed", "bought"), ("outcome", "bought")]  # fmt: skip
+}
+UP_TO_THE_WAIT = [
+    ("node_entered", "check"),
+    ("node_completed", "check"),
+    ("node_entered", "wait"),
+    ("waiting", "wait"),
+]
+AFTER_THE_EVENT = [
+    ("node_completed", "wait"),
+    ("node_entered", "bought"),
+    ("node_completed", "bought"),
+    ("outcome", "bought"),
+]
 
 
 @dataclass
@@ -232,8 +252,15 @@ async def receive_until(socket: Any, done: Any) -> list[dict[str, Any]]:
 
 def per_run(messages: list[dict[str, Any]], execution_id: str) -> list[tuple[str, str]]:
     mine = [m for m in messages if m.get("execution_id") == execution_id and m["event"] != "run"]
-    return [(m["event"], (m["data"].get("nodes") or [None])[0] or m["data"].get("node_id")
-             or m["data"].get("outcome")) for m in mine]  # fmt: skip
+    return [
+        (
+            m["event"],
+            (m["data"].get("nodes") or [None])[0]
+            or m["data"].get("node_id")
+            or m["data"].get("outcome"),
+        )
+        for m in mine
+    ]
 
 
 def has(event: str, execution_id: str) -> Any:
@@ -247,13 +274,14 @@ async def test_the_journey_socket_follows_open_and_new_runs(live: Live) -> None:
     async with websockets.connect(ws_url(live, journey_id)) as socket:
         await socket.send(json.dumps({"token": token}))  # as a browser would: no headers
         hello = json.loads(await socket.recv())
-        assert hello == {"event": "subscribed", "journey_id": journey_id, "open": 1,
-                         "following": 1}  # fmt: skip
+        assert hello == {"event": "subscribed", "journey_id": journey_id, "open": 1, "following": 1}
         messages = await receive_until(socket, has("waiting", first["id"]))
         second = await live.start(journey_id, "grace")  # starts while the socket is open
         messages += await receive_until(socket, has("waiting", second["id"]))
         assert {m["execution_id"] for m in messages if m["event"] == "run"} == {
-            first["id"], second["id"]}  # fmt: skip
+            first["id"],
+            second["id"],
+        }
         for execution in (first, second):
             assert per_run(messages, execution["id"]) == UP_TO_THE_WAIT
             await live.send(execution["id"], execution["user_id"])

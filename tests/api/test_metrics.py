@@ -61,8 +61,15 @@ def seed(data: Data) -> tuple[uuid.UUID, uuid.UUID]:
         goal=True,
         nodes=(("s", "split", 1, 1, 0, "A"), ("done", "end", 1, 1, 0, None)),
     )
-    data.run(journey, "b", "failed", "2026-03-04 10:00", "2026-03-04 10:00:10", goal=False,
-             nodes=(("s", "split", 1, 1, 0, "B"),))  # fmt: skip
+    data.run(
+        journey,
+        "b",
+        "failed",
+        "2026-03-04 10:00",
+        "2026-03-04 10:00:10",
+        goal=False,
+        nodes=(("s", "split", 1, 1, 0, "B"),),
+    )
     return segment, journey
 
 
@@ -94,7 +101,9 @@ async def test_funnel(api: Api) -> None:
     body = await api.get("/api/metrics/lifecycle/funnel", **march)
     assert body["range"] == {"from": "2026-03-01", "to": "2026-03-31"}
     assert [(s["stage"], s["entered"], s["converted"]) for s in body["stages"][:2]] == [
-        ("Acquisition", 3, 2), ("Activation", 2, 0)]  # fmt: skip
+        ("Acquisition", 3, 2),
+        ("Activation", 2, 0),
+    ]
     assert body["stages"][0]["conversion_rate"] == 2 / 3
     members = await api.get("/api/metrics/lifecycle/funnel", segment_id=str(api.segment), **march)
     assert [(s["entered"], s["converted"]) for s in members["stages"][:2]] == [(2, 1), (1, 0)]
@@ -107,7 +116,9 @@ async def test_performance(api: Api) -> None:
     assert body["duration"] == {"runs": 1, "p50_seconds": 90.0, "p95_seconds": 90.0}
     assert body["goal"] == {"evaluated": 2, "reached": 1, "rate": 0.5}
     assert [(v["variant"], v["runs"], v["goal_rate"]) for v in body["variants"]] == [
-        ("A", 1, 1.0), ("B", 1, 0.0)]  # fmt: skip
+        ("A", 1, 1.0),
+        ("B", 1, 0.0),
+    ]
     later = await api.get(
         f"/api/metrics/workflows/{api.journey}/performance", **{"from": "2026-03-05"}
     )
@@ -124,8 +135,13 @@ async def test_segment_conversion(api: Api) -> None:
 
 
 async def test_cohorts(api: Api) -> None:
-    body = await api.get("/api/metrics/cohorts", period="week", stage="Activation",
-                         periods=2, **{"from": "2026-03-02", "to": "2026-03-15"})  # fmt: skip
+    body = await api.get(
+        "/api/metrics/cohorts",
+        period="week",
+        stage="Activation",
+        periods=2,
+        **{"from": "2026-03-02", "to": "2026-03-15"},
+    )
     cells = {
         c["cohort"]: (c["size"], [x["users"] for x in c["retention"]]) for c in body["cohorts"]
     }
@@ -135,11 +151,17 @@ async def test_cohorts(api: Api) -> None:
 async def test_daily_rows(api: Api) -> None:
     with api.sessions() as session:
         rollup_day(session, day=date(2026, 3, 4))
-    body = await api.get("/api/metrics/daily", metric="stage_entries",
-                         **{"from": "2026-03-04", "to": "2026-03-04"})  # fmt: skip
+    body = await api.get(
+        "/api/metrics/daily", metric="stage_entries", **{"from": "2026-03-04", "to": "2026-03-04"}
+    )
     entries = {row["lifecycle_stage"]: row["metric_value"] for row in body["items"]}
-    assert entries == {"Acquisition": 0, "Activation": 1, "Retention": 0, "Revenue": 0,
-                       "Referral": 0}  # fmt: skip
+    assert entries == {
+        "Acquisition": 0,
+        "Activation": 1,
+        "Retention": 0,
+        "Revenue": 0,
+        "Referral": 0,
+    }
 
 
 async def test_unknown_ids_are_404(api: Api) -> None:
@@ -175,6 +197,7 @@ async def test_parameters_that_do_not_fit_are_422_with_paths(api: Api) -> None:
 
 
 async def test_reports_need_a_token(api: Api) -> None:
-    anonymous = await api.http.get("/api/metrics/cohorts", params={"event": "x"},
-                                   headers={"Authorization": ""})  # fmt: skip
+    anonymous = await api.http.get(
+        "/api/metrics/cohorts", params={"event": "x"}, headers={"Authorization": ""}
+    )
     assert anonymous.status_code == 401

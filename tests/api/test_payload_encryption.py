@@ -46,14 +46,26 @@ WAITS_THEN_REMEMBERS = {
     "name": "wait, remember, end",
     "start": "wait",
     "nodes": [
-        {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-         "on_event": "remember", "on_timeout": "gave_up"},
-        {"id": "remember", "type": "update_attributes", "next": "bought", "operations": [
-            {"op": "set", "path": "last_card", "value": "{{ event.properties.card }}"}]},
+        {
+            "id": "wait",
+            "type": "wait_for_event",
+            "event_type": "purchase",
+            "timeout": "P3D",
+            "on_event": "remember",
+            "on_timeout": "gave_up",
+        },
+        {
+            "id": "remember",
+            "type": "update_attributes",
+            "next": "bought",
+            "operations": [
+                {"op": "set", "path": "last_card", "value": "{{ event.properties.card }}"}
+            ],
+        },
         {"id": "bought", "type": "end", "outcome": "bought"},
         {"id": "gave_up", "type": "end", "outcome": "gave_up"},
     ],
-}  # fmt: skip
+}
 
 
 def keys(current: str, **material: bytes) -> dict[str, Any]:
@@ -134,10 +146,20 @@ def key_ids(history: History) -> set[bytes]:
 
 async def start_and_wait(enc: Encrypted, journey_id: str) -> dict[str, Any]:
     started = await enc.call(
-        "POST", f"/api/workflows/{journey_id}/start", headers=enc.headers(),
-        json={"user_id": "ada", "variables": {"note": NOTE}, "entry_event": {
-            "id": "e1", "type": "signup", "user_id": "ada", "properties": {"email": EMAIL}}},
-    )  # fmt: skip
+        "POST",
+        f"/api/workflows/{journey_id}/start",
+        headers=enc.headers(),
+        json={
+            "user_id": "ada",
+            "variables": {"note": NOTE},
+            "entry_event": {
+                "id": "e1",
+                "type": "signup",
+                "user_id": "ada",
+                "properties": {"email": EMAIL},
+            },
+        },
+    )
     assert started.status_code == 201, started.text
     execution: dict[str, Any] = started.json()
     for _ in range(100):  # the wait is reached once the detail shows it (via the state query)
@@ -257,12 +279,22 @@ async def test_the_temporal_cli_shows_the_history_decrypted_through_the_codec(
     await encrypted.serve(**keys("k1", k1=KEY1))
     execution = await start_and_wait(encrypted, encrypted.journey())
     base = [
-        str(temporal_cli_path()), "workflow", "show", "--output", "json",
-        "--address", temporal_target(encrypted.env.temporal_client),
-        "--workflow-id", execution["temporal_workflow_id"],
-    ]  # fmt: skip
-    codec = ["--codec-endpoint", f"{encrypted.url}/api/codec",
-             "--codec-auth", encrypted.headers()["Authorization"]]  # fmt: skip
+        str(temporal_cli_path()),
+        "workflow",
+        "show",
+        "--output",
+        "json",
+        "--address",
+        temporal_target(encrypted.env.temporal_client),
+        "--workflow-id",
+        execution["temporal_workflow_id"],
+    ]
+    codec = [
+        "--codec-endpoint",
+        f"{encrypted.url}/api/codec",
+        "--codec-auth",
+        encrypted.headers()["Authorization"],
+    ]
 
     async def started_with(*argv: str) -> tuple[bytes, bytes]:
         """The run's input as the CLI shows it: (encoding, data)."""

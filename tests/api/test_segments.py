@@ -45,8 +45,14 @@ class Api:
 
     def user(self, user_id: str, stage: str = "Activation", **attributes: Any) -> None:
         with self.sessions() as session:
-            session.add(User(id=user_id, email=f"{user_id}@example.com",
-                             current_lifecycle_stage=stage, attributes=attributes))  # fmt: skip
+            session.add(
+                User(
+                    id=user_id,
+                    email=f"{user_id}@example.com",
+                    current_lifecycle_stage=stage,
+                    attributes=attributes,
+                )
+            )
             session.commit()
 
     def as_role(self, role: Role) -> dict[str, str]:
@@ -86,7 +92,11 @@ async def test_create_read_replace_delete(api: Api) -> None:
     assert (body["id"], body["created_at"]) == (created["id"], created["created_at"])
     # A full replace: omitted fields go back to their defaults (null conditions: every user).
     assert (body["name"], body["description"], body["conditions"], body["lifecycle_stages"]) == (
-        "Everyone", None, None, [])  # fmt: skip
+        "Everyone",
+        None,
+        None,
+        [],
+    )
     assert (await api.http.get(url)).json() == body
 
     assert (await api.http.delete(url)).status_code == 204
@@ -106,34 +116,47 @@ async def test_list_is_paginated_by_name(api: Api) -> None:
 async def test_invalid_definitions_name_every_field_at_fault(api: Api) -> None:
     body = {
         "name": "bad",
-        "conditions": {"all": [
-            PRO,
-            {"field": "event.properties.plan", "op": "eq", "value": "pro"},
-            {"field": "user.updated_at", "op": "exists"},
-            {"any": [{"field": "user.email", "op": "eq", "value": {"ref": "vars.entry.email"}}]},
-            {"field": "user.attributes.name", "op": "eq", "value": "nul\u0000"},
-            {"field": "user.attributes.big", "op": "in", "value": [1, 2**70]},
-        ]},
+        "conditions": {
+            "all": [
+                PRO,
+                {"field": "event.properties.plan", "op": "eq", "value": "pro"},
+                {"field": "user.updated_at", "op": "exists"},
+                {
+                    "any": [
+                        {"field": "user.email", "op": "eq", "value": {"ref": "vars.entry.email"}}
+                    ]
+                },
+                {"field": "user.attributes.name", "op": "eq", "value": "nul\u0000"},
+                {"field": "user.attributes.big", "op": "in", "value": [1, 2**70]},
+            ]
+        },
         "lifecycle_stages": ["Activation"],
-    }  # fmt: skip
+    }
     found = errors(await api.http.post("/api/segments", json=body))
     assert set(found) == {
-        "/conditions/all/1/field", "/conditions/all/2/field",
-        "/conditions/all/3/any/0/value/ref", "/conditions/all/4/value",
+        "/conditions/all/1/field",
+        "/conditions/all/2/field",
+        "/conditions/all/3/any/0/value/ref",
+        "/conditions/all/4/value",
         "/conditions/all/5/value/1",
-    }  # fmt: skip
+    }
     assert "segments cannot read 'event.properties.plan'" in found["/conditions/all/1/field"]
     # Schema errors of the condition language and the stages, with their paths too.
-    schema = {"name": "bad", "conditions": {"all": [{"field": "user.id", "op": "near"}]},
-              "lifecycle_stages": ["Nowhere"]}  # fmt: skip
+    schema = {
+        "name": "bad",
+        "conditions": {"all": [{"field": "user.id", "op": "near"}]},
+        "lifecycle_stages": ["Nowhere"],
+    }
     assert {"/conditions/all/0/op", "/lifecycle_stages/0"} <= set(
         errors(await api.http.post("/api/segments", json=schema))
     )
     created = await api.segment()
     assert "/conditions/field" in errors(
-        await api.http.put(f"/api/segments/{created['id']}",
-                           json={"name": "x", "conditions": {"field": "vars.x", "op": "exists"}})
-    )  # fmt: skip
+        await api.http.put(
+            f"/api/segments/{created['id']}",
+            json={"name": "x", "conditions": {"field": "vars.x", "op": "exists"}},
+        )
+    )
 
 
 async def test_roles(api: Api) -> None:
@@ -174,9 +197,12 @@ async def test_evaluate_counts_and_samples_by_sql(
     body = answer.json()
     assert (body["count"], [user["id"] for user in body["sample"]]) == (2, ["ann"])
     assert body["sample"][0] == {
-        "id": "ann", "email": "ann@example.com", "current_lifecycle_stage": "Activation",
-        "created_at": body["sample"][0]["created_at"], "attributes": {"plan": "pro", "seats": 5},
-    }  # fmt: skip
+        "id": "ann",
+        "email": "ann@example.com",
+        "current_lifecycle_stage": "Activation",
+        "created_at": body["sample"][0]["created_at"],
+        "attributes": {"plan": "pro", "seats": 5},
+    }
     assert body["member"] is None and body["failed_conditions"] is None
 
     stored = await api.segment()
@@ -198,7 +224,11 @@ async def test_evaluate_one_user_explains_a_no(api: Api) -> None:
 
     ann = await judge("ann")
     assert (ann["user_id"], ann["member"], ann["failed_conditions"], ann["count"]) == (
-        "ann", True, [], None)  # fmt: skip
+        "ann",
+        True,
+        [],
+        None,
+    )
     bob = await judge("bob")
     assert bob["member"] is False
     assert [(f["path"], f["field"], f["op"]) for f in bob["failed_conditions"]] == [
@@ -236,9 +266,10 @@ async def test_overlap_counts_each_and_both(api: Api) -> None:
     seed(api)
     pro = await api.segment(lifecycle_stages=[])  # ann, cat, eve
     big = await api.segment(
-        name="Big", lifecycle_stages=[],
+        name="Big",
+        lifecycle_stages=[],
         conditions={"field": "user.attributes.seats", "op": "gte", "value": 3},
-    )  # ann, cat, dan  # fmt: skip
+    )  # ann, cat, dan
     answer = await api.http.get(f"/api/segments/{pro['id']}/overlap/{big['id']}")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -248,7 +279,11 @@ async def test_overlap_counts_each_and_both(api: Api) -> None:
     nobody = await api.segment(name="Nobody", conditions={"field": "user.id", "op": "not_exists"})
     empty = (await api.http.get(f"/api/segments/{nobody['id']}/overlap/{pro['id']}")).json()
     assert (empty["count"], empty["both"], empty["share"], empty["other_share"]) == (
-        0, 0, None, 0.0)  # fmt: skip
+        0,
+        0,
+        None,
+        0.0,
+    )
     unknown = f"/api/segments/{pro['id']}/overlap/00000000-0000-0000-0000-000000000000"
     assert (await api.http.get(unknown)).status_code == 404
 
@@ -259,8 +294,14 @@ async def test_cache_summary_counts_rows_still_valid(api: Api) -> None:
     now = datetime.now(UTC)
     with api.sessions() as session:
         for user_id, until in (("ann", now + timedelta(hours=1)), ("eve", now - timedelta(1))):
-            session.add(UserSegmentMembership(user_id=user_id, segment_id=uuid.UUID(stored["id"]),
-                                              evaluated_at=now, valid_until=until))  # fmt: skip
+            session.add(
+                UserSegmentMembership(
+                    user_id=user_id,
+                    segment_id=uuid.UUID(stored["id"]),
+                    evaluated_at=now,
+                    valid_until=until,
+                )
+            )
         session.commit()
     body = (await api.http.get(f"/api/segments/{stored['id']}")).json()
     assert body["cached_members"] == 1

@@ -24,9 +24,15 @@ from tests.api.test_workflows import PROBLEM_JSON, auth, create, journey, settin
 
 ADA = {"id": "ada", "email": "ada@example.com", "attributes": {"first_name": "Ada"}}
 TABLES = (
-    "users", "deliveries", "workflow_executions", "workflow_execution_nodes", "lifecycle_events",
-    "user_lifecycle_history", "workflow_versions", "audit_log",
-)  # fmt: skip
+    "users",
+    "deliveries",
+    "workflow_executions",
+    "workflow_execution_nodes",
+    "lifecycle_events",
+    "user_lifecycle_history",
+    "workflow_versions",
+    "audit_log",
+)
 
 
 @pytest.fixture
@@ -64,16 +70,25 @@ async def test_simulates_a_stored_journey_and_writes_nothing(
 ) -> None:
     created = await create(api, "Onboarding")
     before = row_counts(settings.resolved_database_url)
-    body = {"user": ADA, "entry_event": {"type": "signup"},
-            "events": [{"at": "P2D", "type": "activated"}]}  # fmt: skip
+    body = {
+        "user": ADA,
+        "entry_event": {"type": "signup"},
+        "events": [{"at": "P2D", "type": "activated"}],
+    }
     response = await simulate(api, created["id"], body)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "completed"
     assert result["outcome"] == "activated"
     steps = [e["node_id"] for e in result["timeline"] if e["kind"] == "node"]
-    assert steps == ["wait_a_day", "already_active", "nudge_email", "wait_for_activation",
-                     "move_to_activation", "activated"]  # fmt: skip
+    assert steps == [
+        "wait_a_day",
+        "already_active",
+        "nudge_email",
+        "wait_for_activation",
+        "move_to_activation",
+        "activated",
+    ]
     email = next(e for e in result["timeline"] if e["node_id"] == "nudge_email")
     # A day after the start, plus the moments the worker computed in (the virtual clock moves
     # with real time between timers: on a loaded CI machine that was over half a second).
@@ -106,15 +121,35 @@ async def test_simulates_a_stored_version(api: httpx.AsyncClient) -> None:
 
 
 async def test_runs_a_stored_sub_journey(api: httpx.AsyncClient) -> None:
-    child = await create(api, "Child", start="hi", nodes=[
-        {"id": "hi", "type": "email", "to": "{{ user.email }}", "subject": "From the child",
-         "text": "t", "next": "done"},
-        {"id": "done", "type": "end"},
-    ], exit_criteria=None, goal=None)  # fmt: skip
-    parent = await create(api, "Parent", start="child", nodes=[
-        {"id": "child", "type": "sub_journey", "journey_id": child["id"], "next": "done"},
-        {"id": "done", "type": "end"},
-    ], exit_criteria=None, goal=None)  # fmt: skip
+    child = await create(
+        api,
+        "Child",
+        start="hi",
+        nodes=[
+            {
+                "id": "hi",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "From the child",
+                "text": "t",
+                "next": "done",
+            },
+            {"id": "done", "type": "end"},
+        ],
+        exit_criteria=None,
+        goal=None,
+    )
+    parent = await create(
+        api,
+        "Parent",
+        start="child",
+        nodes=[
+            {"id": "child", "type": "sub_journey", "journey_id": child["id"], "next": "done"},
+            {"id": "done", "type": "end"},
+        ],
+        exit_criteria=None,
+        goal=None,
+    )
     response = await simulate(api, parent["id"], {"user": ADA})
     assert response.status_code == 200, response.text
     hello = next(e for e in response.json()["timeline"] if e["node_id"] == "hi")

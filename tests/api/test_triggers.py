@@ -28,14 +28,22 @@ CART = {
     "name": "Abandoned cart",
     "description": "big carts, daily",
     "event_type": "cart.*",
-    "conditions": {"all": [{"field": "event.properties.total", "op": "gt", "value": 20},
-                           {"field": "user.attributes.plan", "op": "eq", "value": "pro"}]},
+    "conditions": {
+        "all": [
+            {"field": "event.properties.total", "op": "gt", "value": 20},
+            {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+        ]
+    },
     "dedupe_key": "event.properties.cart_id",
     "reentry": "once_per",
     "reentry_period": "P1D",
-}  # fmt: skip
-EVENT = {"id": "evt-1", "type": "cart.abandoned", "user_id": "ada",
-         "properties": {"cart_id": "c-9", "total": 35}}  # fmt: skip
+}
+EVENT = {
+    "id": "evt-1",
+    "type": "cart.abandoned",
+    "user_id": "ada",
+    "properties": {"cart_id": "c-9", "total": 35},
+}
 
 
 @dataclass
@@ -99,16 +107,24 @@ async def test_create_read_replace_round_trip(api: Api) -> None:
     created = await api.trigger(journey_id)
     assert {key: created[key] for key in CART} == CART  # reentry_period "P1D", conditions as sent
     assert (created["journey_id"], created["enabled"], created["user_id_path"]) == (
-        journey_id, True, "event.user_id")  # fmt: skip
+        journey_id,
+        True,
+        "event.user_id",
+    )
     assert created["create_profile"] is False
     assert created["created_at"] and created["updated_at"]
     url = f"/api/triggers/{created['id']}"
     assert (await api.http.get(url)).json() == created
 
     other = await api.journey("Other", status="draft")
-    replacement = {"name": "Renamed", "journey_id": other, "event_type": "signup",
-                   "reentry": "once", "enabled": False,
-                   "conditions": {"field": "event.properties.plan", "op": "exists"}}  # fmt: skip
+    replacement = {
+        "name": "Renamed",
+        "journey_id": other,
+        "event_type": "signup",
+        "reentry": "once",
+        "enabled": False,
+        "conditions": {"field": "event.properties.plan", "op": "exists"},
+    }
     replaced = await api.http.put(url, json=replacement)
     assert replaced.status_code == 200, replaced.text
     body = replaced.json()
@@ -116,7 +132,10 @@ async def test_create_read_replace_round_trip(api: Api) -> None:
     assert {key: body[key] for key in replacement} == replacement
     # A full replace: what the body omits goes back to its default.
     assert (body["description"], body["dedupe_key"], body["reentry_period"]) == (
-        None, "event.id", None)  # fmt: skip
+        None,
+        "event.id",
+        None,
+    )
     assert (await api.http.get(url)).json() == body
     periodic = {**replacement, "reentry": "once_per", "reentry_period": 5400}
     assert (await api.http.put(url, json=periodic)).json()["reentry_period"] == "PT1H30M"
@@ -148,7 +167,8 @@ async def test_list_filters_and_paginates(api: Api) -> None:
     assert ([i["name"] for i in newest["items"]], newest["limit"]) == (["three", "two", "one"], 50)
     for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"journey_id": "x"}):
         assert list(errors(await api.http.get("/api/triggers", params=bad))) == [
-            f"query.{next(iter(bad))}"]  # fmt: skip
+            f"query.{next(iter(bad))}"
+        ]
 
 
 async def test_unknown_ids_are_404_and_unusable_rows_409(api: Api) -> None:
@@ -178,25 +198,34 @@ async def test_unknown_ids_are_404_and_unusable_rows_409(api: Api) -> None:
         ({"reentry_period": None}, {"/reentry_period": "needs a reentry_period"}),
         ({"reentry": "once"}, {"/reentry_period": "only applies to reentry 'once_per'"}),
         ({"reentry_period": "P400D"}, {"/reentry_period": "longer than 366 days"}),
-        ({"conditions": {"all": [{"field": "event.x", "op": "near", "value": 1}]}},
-         {"/conditions/all/0/op": "Input should be"}),
-        ({"conditions": {"not": {"any": [{"field": "user.x", "op": "in", "value": 3}]}}},
-         {"/conditions/not/any/0": "needs a list value"}),
+        (
+            {"conditions": {"all": [{"field": "event.x", "op": "near", "value": 1}]}},
+            {"/conditions/all/0/op": "Input should be"},
+        ),
+        (
+            {"conditions": {"not": {"any": [{"field": "user.x", "op": "in", "value": 3}]}}},
+            {"/conditions/not/any/0": "needs a list value"},
+        ),
         ({"conditions": {"field": "plan", "op": "exists"}}, {"/conditions/field": "must start"}),
-        ({"dedupe_key": "user.id", "user_id_path": "event"},
-         {"/dedupe_key": "must be a field of the event", "/user_id_path": "must be a field"}),
+        (
+            {"dedupe_key": "user.id", "user_id_path": "event"},
+            {"/dedupe_key": "must be a field of the event", "/user_id_path": "must be a field"},
+        ),
         ({"event_type": "cart*s", "name": ""}, {"/event_type": "pattern", "/name": "at least"}),
         ({"journey_id": str(uuid.uuid4())}, {"/journey_id": "no journey with id"}),
         ({"journey_id": "nope", "surprise": 1}, {"/journey_id": "UUID", "/surprise": "Extra"}),
         ({"event_type": None}, {"/event_type": "Field required"}),
     ],
-)  # fmt: skip
+)
 async def test_invalid_bodies_name_each_field(
     api: Api, changes: dict[str, Any], expected: dict[str, str]
 ) -> None:
     journey_id = await api.journey()
-    body = {key: value for key, value in {**CART, "journey_id": journey_id, **changes}.items()
-            if value is not None}  # fmt: skip
+    body = {
+        key: value
+        for key, value in {**CART, "journey_id": journey_id, **changes}.items()
+        if value is not None
+    }
     existing = await api.trigger(journey_id)
     for response in (
         await api.http.post("/api/triggers", json=body),
@@ -236,13 +265,18 @@ def log_decisions(api: Api, trigger_id: str, count: int) -> None:
     start = datetime(2026, 11, 22, 10, tzinfo=UTC)
     with api.sessions() as session:
         for n in range(count):
-            session.add(TriggerExecution(
-                trigger_id=uuid.UUID(trigger_id), user_id="ada", condition_met=n % 2 == 0,
-                event_id=f"evt-{n}", decision="started" if n % 2 == 0 else "skipped",
-                reason=None if n % 2 == 0 else "conditions failed",
-                temporal_workflow_id=f"trigger-{trigger_id}-ada-evt-{n}",
-                executed_at=start + timedelta(minutes=n),
-            ))  # fmt: skip
+            session.add(
+                TriggerExecution(
+                    trigger_id=uuid.UUID(trigger_id),
+                    user_id="ada",
+                    condition_met=n % 2 == 0,
+                    event_id=f"evt-{n}",
+                    decision="started" if n % 2 == 0 else "skipped",
+                    reason=None if n % 2 == 0 else "conditions failed",
+                    temporal_workflow_id=f"trigger-{trigger_id}-ada-evt-{n}",
+                    executed_at=start + timedelta(minutes=n),
+                )
+            )
         session.commit()
 
 
@@ -258,7 +292,10 @@ async def test_decisions_are_listed_and_deleted_with_the_trigger(api: Api) -> No
     assert [item["event_id"] for item in page["items"]] == ["evt-2", "evt-1"]
     first = page["items"][1]
     assert (first["decision"], first["reason"], first["user_id"]) == (
-        "skipped", "conditions failed", "ada")  # fmt: skip
+        "skipped",
+        "conditions failed",
+        "ada",
+    )
     assert first["temporal_workflow_id"] == f"trigger-{doomed['id']}-ada-evt-1"
     assert first["workflow_execution_id"] is None
     assert first["executed_at"].startswith("2026-11-22T10:01:00")
@@ -295,16 +332,24 @@ async def test_a_match_judged_with_the_stored_profile(api: Api) -> None:
     api.user("ada", plan="pro")
     result = await api.dry_run(created["id"], event=EVENT)
     assert result == {
-        "matched": True, "reasons": [], "failed_conditions": [], "user_id": "ada",
-        "dedupe_value": "c-9", "journey_id": created["journey_id"], "reentry": "once_per",
+        "matched": True,
+        "reasons": [],
+        "failed_conditions": [],
+        "user_id": "ada",
+        "dedupe_value": "c-9",
+        "journey_id": created["journey_id"],
+        "reentry": "once_per",
         "workflow_id": trigger_workflow_id(created["id"], "ada", "c-9", once=False),
-        "user_known": True, "would_start": True, "notes": [],
-    }  # fmt: skip
+        "user_known": True,
+        "would_start": True,
+        "notes": [],
+    }
     # A given profile replaces the stored one in the conditions; the user is still known.
     given = await api.dry_run(created["id"], event=EVENT, user={"attributes": {"plan": "free"}})
     assert (given["matched"], given["would_start"], given["user_known"]) == (False, False, True)
     assert [(f["path"], f["field"], f["op"]) for f in given["failed_conditions"]] == [
-        ("/all/1", "user.attributes.plan", "eq")]  # fmt: skip
+        ("/all/1", "user.attributes.plan", "eq")
+    ]
     assert given["reasons"] == [
         f"condition /all/1 failed: {given['failed_conditions'][0]['reason']}"
     ]
@@ -354,12 +399,14 @@ async def test_workflow_ids_follow_the_reentry_policy(api: Api) -> None:
     assert result["workflow_id"] == trigger_workflow_id(once["id"], "ada", "7", once=True)
     assert result["workflow_id"] == f"trigger-{once['id']}-ada"
     assert (result["reentry"], result["dedupe_value"]) == ("once", "7")
-    by_event = await api.trigger(journey_id, conditions=None, dedupe_key="event.id",
-                                 reentry="always", reentry_period=None)  # fmt: skip
+    by_event = await api.trigger(
+        journey_id, conditions=None, dedupe_key="event.id", reentry="always", reentry_period=None
+    )
     generated = await api.dry_run(by_event["id"], event=event)  # the id is filled in
     uuid.UUID(generated["dedupe_value"])
     assert generated["workflow_id"] == trigger_workflow_id(
-        by_event["id"], "ada", generated["dedupe_value"], once=False)  # fmt: skip
+        by_event["id"], "ada", generated["dedupe_value"], once=False
+    )
     no_cart = await api.dry_run(once["id"], event={**event, "properties": {}})
     assert (no_cart["matched"], no_cart["workflow_id"]) == (False, None)
     assert no_cart["reasons"] == ["no dedupe key at event.properties.cart_id"]
@@ -370,15 +417,23 @@ async def test_invalid_events_name_each_field(api: Api) -> None:
     url = f"/api/triggers/{created['id']}/test"
     bad = {"event": {"type": "cart abandoned", "extra": 1}, "user": [1]}
     assert set(errors(await api.http.post(url, json=bad))) == {
-        "/event/type", "/event/user_id", "/event/extra", "/user"}  # fmt: skip
+        "/event/type",
+        "/event/user_id",
+        "/event/extra",
+        "/user",
+    }
     assert set(errors(await api.http.post(url, json={"user": {}}))) == {"/event"}
 
 
 async def test_a_dry_run_changes_nothing(api: Api) -> None:
     journey_id = await api.journey("Lenient", create_missing_profile=True)
     # Judged with the profile a create_profile trigger makes first (its email if still free).
-    new = {"all": [{"field": "user.current_lifecycle_stage", "op": "eq", "value": "Acquisition"},
-                   {"field": "user.email", "op": "eq", "value": "g@example.com"}]}  # fmt: skip
+    new = {
+        "all": [
+            {"field": "user.current_lifecycle_stage", "op": "eq", "value": "Acquisition"},
+            {"field": "user.email", "op": "eq", "value": "g@example.com"},
+        ]
+    }
     creating = await api.trigger(journey_id, create_profile=True, conditions=new)
     logged = await api.trigger(journey_id)
     api.user("ada", plan="pro")
@@ -403,8 +458,9 @@ async def test_a_dry_run_changes_nothing(api: Api) -> None:
 
 
 async def test_a_stage_limited_journey_is_noted_for_users_outside_its_stages(api: Api) -> None:
-    journey_id = await api.journey("Limited", lifecycle_stages=["Retention"],
-                                   restrict_to_stages=True)  # fmt: skip
+    journey_id = await api.journey(
+        "Limited", lifecycle_stages=["Retention"], restrict_to_stages=True
+    )
     created = await api.trigger(journey_id, conditions=None)
     api.user("ada", plan="pro")  # a new profile is in Acquisition
     outside = await api.dry_run(created["id"], event=EVENT)

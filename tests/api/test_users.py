@@ -49,11 +49,17 @@ WAITING = {
     "name": "waits",
     "start": "wait",
     "nodes": [
-        {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-         "on_event": "done", "on_timeout": "done"},
+        {
+            "id": "wait",
+            "type": "wait_for_event",
+            "event_type": "purchase",
+            "timeout": "P3D",
+            "on_event": "done",
+            "on_timeout": "done",
+        },
         {"id": "done", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -100,9 +106,12 @@ async def api(
 ) -> AsyncIterator[Api]:
     """The gateway on SQLite and PostgreSQL, with the real broker and Temporal."""
     settings = journey_env.settings.model_copy(
-        update={"jwt_secret": SecretStr("u" * 32), "database_url": migrated_database_url,
-                "kafka_events_topic": f"events-{uuid.uuid4().hex[:8]}"}
-    )  # fmt: skip
+        update={
+            "jwt_secret": SecretStr("u" * 32),
+            "database_url": migrated_database_url,
+            "kafka_events_topic": f"events-{uuid.uuid4().hex[:8]}",
+        }
+    )
     ensure_topics(settings, [settings.kafka_events_topic])
     engine = create_db_engine(settings.resolved_database_url)
     try:
@@ -123,9 +132,13 @@ def problem_paths(response: httpx.Response) -> dict[str, str]:
 def read_events(settings: Settings, count: int) -> list[tuple[bytes | None, dict[str, Any]]]:
     """The first `count` messages of the events topic, read by assignment (no group join)."""
     topic = settings.kafka_events_topic
-    reader = Consumer({"bootstrap.servers": settings.resolved_kafka_bootstrap,
-                       "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-                       "enable.auto.commit": False})  # fmt: skip
+    reader = Consumer(
+        {
+            "bootstrap.servers": settings.resolved_kafka_bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -143,8 +156,12 @@ def read_events(settings: Settings, count: int) -> list[tuple[bytes | None, dict
 def topic_size(settings: Settings) -> int:
     """Messages on the events topic (end offsets; each publish is flushed on its own)."""
     topic = settings.kafka_events_topic
-    probe = Consumer({"bootstrap.servers": settings.resolved_kafka_bootstrap,
-                      "group.id": f"probe-{uuid.uuid4().hex[:8]}"})  # fmt: skip
+    probe = Consumer(
+        {
+            "bootstrap.servers": settings.resolved_kafka_bootstrap,
+            "group.id": f"probe-{uuid.uuid4().hex[:8]}",
+        }
+    )
     try:
         partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(
@@ -158,7 +175,10 @@ async def test_put_creates_then_updates_only_what_is_sent(api: Api) -> None:
     attributes = {"plan": "pro", "company": {"name": "AE", "size": 3}}
     created = await api.put("ada", 201, email="ada@example.com", attributes=attributes)
     assert (created["id"], created["email"], created["current_lifecycle_stage"]) == (
-        "ada", "ada@example.com", "Acquisition")  # fmt: skip
+        "ada",
+        "ada@example.com",
+        "Acquisition",
+    )
     assert (await api.http.get("/api/users/ada")).json() == created
 
     # merge is shallow: a top-level key replaces the stored value whole, the others stay.
@@ -196,7 +216,10 @@ async def test_put_with_a_stage_is_a_transition(api: Api) -> None:
     assert (row.from_stage, row.to_stage) == ("Acquisition", "Revenue")
     assert row.metadata_ is not None
     assert (row.metadata_["source"], row.metadata_["actor"], row.metadata_["reason"]) == (
-        "api", "editor-1", "paid")  # fmt: skip
+        "api",
+        "editor-1",
+        "paid",
+    )
     [(key, event)] = read_events(api.settings, 1)
     assert key == b"ada"
     assert (event["type"], event["properties"]["to_stage"]) == (
@@ -221,8 +244,12 @@ async def test_list_filters_by_stage_and_condition(api: Api) -> None:
     assert await ids(stage="Revenue") == ["b", "c"]
     assert await ids(condition=pro) == ["a", "b"]
     assert await ids(condition=pro, stage="Revenue") == ["b"]
-    both = {"all": [{"field": "user.attributes.seats", "op": "gt", "value": 2},
-                    {"not": {"field": "user.email", "op": "exists"}}]}  # fmt: skip
+    both = {
+        "all": [
+            {"field": "user.attributes.seats", "op": "gt", "value": 2},
+            {"not": {"field": "user.email", "op": "exists"}},
+        ]
+    }
     assert await ids(condition=json.dumps(both)) == ["a"]
 
     page = await api.http.get("/api/users", params={"condition": pro, "limit": 1, "offset": 1})
@@ -238,10 +265,12 @@ async def test_list_filters_by_stage_and_condition(api: Api) -> None:
         ("{not json", "query.condition"),
         ('{"field": "user.attributes.plan", "op": "like", "value": 1}', "query.condition/op"),
         ('{"all": [{"field": "event.type", "op": "exists"}]}', "query.condition/all/0/field"),
-        ('{"not": {"field": "user.id", "op": "eq", "value": {"ref": "vars.x"}}}',
-         "query.condition/not/value/ref"),
+        (
+            '{"not": {"field": "user.id", "op": "eq", "value": {"ref": "vars.x"}}}',
+            "query.condition/not/value/ref",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_a_bad_condition_is_a_422_naming_the_place(
     api: Api, condition: str, path: str
 ) -> None:
@@ -277,17 +306,29 @@ def seed_everything(api: Api, user_id: str, execution_id: str) -> None:
         segment = UserSegment(name="s", conditions={})
         session.add_all([trigger, segment])
         session.flush()
-        session.add_all([
-            TriggerExecution(trigger_id=trigger.id, user_id=user_id, condition_met=True,
-                             workflow_execution_id=run.id, event_id="e1"),
-            LifecycleEvent(event_type="signup", user_id=user_id, event_id="e1"),
-            LifecycleEvent(event_type="journey.note", workflow_execution_id=run.id),
-            UserSegmentMembership(user_id=user_id, segment_id=segment.id),
-            Delivery(key="k1", kind="email", outcome="delivered", user_id=user_id),
-            # A run the mirror thinks is open but Temporal never heard of.
-            WorkflowExecution(workflow_id=run.workflow_id, workflow_version="1", user_id=user_id,
-                              temporal_workflow_id=f"ghost-{uuid.uuid4().hex}", status="running"),
-        ])  # fmt: skip
+        session.add_all(
+            [
+                TriggerExecution(
+                    trigger_id=trigger.id,
+                    user_id=user_id,
+                    condition_met=True,
+                    workflow_execution_id=run.id,
+                    event_id="e1",
+                ),
+                LifecycleEvent(event_type="signup", user_id=user_id, event_id="e1"),
+                LifecycleEvent(event_type="journey.note", workflow_execution_id=run.id),
+                UserSegmentMembership(user_id=user_id, segment_id=segment.id),
+                Delivery(key="k1", kind="email", outcome="delivered", user_id=user_id),
+                # A run the mirror thinks is open but Temporal never heard of.
+                WorkflowExecution(
+                    workflow_id=run.workflow_id,
+                    workflow_version="1",
+                    user_id=user_id,
+                    temporal_workflow_id=f"ghost-{uuid.uuid4().hex}",
+                    status="running",
+                ),
+            ]
+        )
         session.commit()
 
 
@@ -299,12 +340,14 @@ async def test_erasure_cancels_runs_and_deletes_everything(
     api.user("bob")
     journey_id = api.journey()
     async with journey_worker(journey_env.temporal_client, api.settings, api.sessions):
-        started = await api.http.post(f"/api/workflows/{journey_id}/start",
-                                      json={"user_id": "ada"}, headers=admin)  # fmt: skip
+        started = await api.http.post(
+            f"/api/workflows/{journey_id}/start", json={"user_id": "ada"}, headers=admin
+        )
         assert started.status_code == 201, started.text
         execution = started.json()
-        moved = await api.http.post("/api/users/ada/lifecycle/transition",
-                                    json={"stage": "Activation"}, headers=admin)  # fmt: skip
+        moved = await api.http.post(
+            "/api/users/ada/lifecycle/transition", json={"stage": "Activation"}, headers=admin
+        )
         assert moved.status_code == 200, moved.text
         seed_everything(api, "ada", execution["id"])
         await api.put("bob", stage="Retention")  # someone else's rows stay
@@ -317,9 +360,14 @@ async def test_erasure_cancels_runs_and_deletes_everything(
     body = erased.json()
     assert (body["user_id"], body["cancelled_runs"]) == ("ada", 1)
     assert body["deleted"] == {
-        "trigger_executions": 1, "lifecycle_events": 3, "lifecycle_history": 1,
-        "segment_memberships": 1, "deliveries": 1, "executions": 2, "profile": 1,
-    }  # fmt: skip
+        "trigger_executions": 1,
+        "lifecycle_events": 3,
+        "lifecycle_history": 1,
+        "segment_memberships": 1,
+        "deliveries": 1,
+        "executions": 2,
+        "profile": 1,
+    }
     for model in (User, UserLifecycleHistory, LifecycleEvent, WorkflowExecution):
         assert api.count(model) == (1 if model is not WorkflowExecution else 0), model
     assert api.count(TriggerExecution) == api.count(UserSegmentMembership) == 0
@@ -336,9 +384,15 @@ async def test_erasure_erases_nothing_while_temporal_is_away(
     api.user("ada")
     journey_id = api.journey()
     with api.sessions() as session:
-        session.add(WorkflowExecution(workflow_id=uuid.UUID(journey_id), workflow_version="1",
-                                      user_id="ada", temporal_workflow_id="w-1",
-                                      status="running"))  # fmt: skip
+        session.add(
+            WorkflowExecution(
+                workflow_id=uuid.UUID(journey_id),
+                workflow_version="1",
+                user_id="ada",
+                temporal_workflow_id="w-1",
+                status="running",
+            )
+        )
         session.commit()
     away = api.settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
     async with api_client_for(away) as http:

@@ -32,9 +32,15 @@ def test_a_result_line_has_the_agreed_keys_and_ratio_is_ours_over_baseline() -> 
         Result("s", ours=3.0, baseline=2.0, unit="x/s", n=10, notes={"db": "sqlite"}).json()
     )
     assert line == {
-        "scenario": "s", "ours": 3.0, "baseline": 2.0, "ratio": 1.5,
-        "unit": "x/s", "n": 10, "better": "higher", "notes": {"db": "sqlite"},
-    }  # fmt: skip
+        "scenario": "s",
+        "ours": 3.0,
+        "baseline": 2.0,
+        "ratio": 1.5,
+        "unit": "x/s",
+        "n": 10,
+        "better": "higher",
+        "notes": {"db": "sqlite"},
+    }
     lower = Result("s", ours=5.0, baseline=10.0, unit="ms", n=1, better="lower", metric="p99")
     assert lower.line()["ratio"] == 0.5 and lower.line()["metric"] == "p99"
     assert Result("s", ours=1.0, baseline=0.0, unit="ms", n=1).ratio == math.inf

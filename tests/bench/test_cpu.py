@@ -73,11 +73,16 @@ class _FixedMeter(CpuMeter):
 
 
 def test_the_ledger_adds_each_sides_legs_and_divides_by_its_journeys() -> None:
-    meter = _FixedMeter([
-        {"temporal": 1.0, BENCH_PROCESS: 2.0}, {"temporal": 2.0, BENCH_PROCESS: 2.5},  # ours 10
-        {"temporal": 2.0, BENCH_PROCESS: 2.5}, {"temporal": 5.0, BENCH_PROCESS: 4.5},  # base 10
-        {"temporal": 5.0, BENCH_PROCESS: 4.5}, {"temporal": 6.0, BENCH_PROCESS: 6.5},  # ours 10
-    ])  # fmt: skip
+    meter = _FixedMeter(
+        [
+            {"temporal": 1.0, BENCH_PROCESS: 2.0},
+            {"temporal": 2.0, BENCH_PROCESS: 2.5},  # ours 10
+            {"temporal": 2.0, BENCH_PROCESS: 2.5},
+            {"temporal": 5.0, BENCH_PROCESS: 4.5},  # base 10
+            {"temporal": 5.0, BENCH_PROCESS: 4.5},
+            {"temporal": 6.0, BENCH_PROCESS: 6.5},  # ours 10
+        ]
+    )
     ledger = CpuLedger(meter)
     for side in ("ours", "baseline", "ours"):
         with ledger.leg(side, 10):

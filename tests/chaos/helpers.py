@@ -62,8 +62,12 @@ def report(scenario: str, injected: str, counted: str) -> None:
 # Short attempts and quick retries: an attempt lost with a killed worker (or a dead server) is
 # retried within seconds instead of after the node type's default minute. Many attempts: the
 # scenarios inject more failures than the defaults are meant to absorb.
-FAST_RETRY = {"initial_interval": "PT1S", "backoff_coefficient": 1.5, "maximum_interval": "PT3S",
-              "maximum_attempts": 100}  # fmt: skip
+FAST_RETRY = {
+    "initial_interval": "PT1S",
+    "backoff_coefficient": 1.5,
+    "maximum_interval": "PT3S",
+    "maximum_attempts": 100,
+}
 
 
 def effects_journey(
@@ -72,18 +76,40 @@ def effects_journey(
     """[email →] [delay →] [webhook →] update_attributes (increment COUNTER) → end."""
     nodes: list[dict[str, Any]] = []
     if email:
-        nodes.append({"id": "welcome", "type": "email", "to": "{{ user.email }}",
-                      "subject": "Welcome {{ user.id }}", "text": "Hello", "timeout": "PT10S",
-                      "retry": FAST_RETRY})  # fmt: skip
+        nodes.append(
+            {
+                "id": "welcome",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Welcome {{ user.id }}",
+                "text": "Hello",
+                "timeout": "PT10S",
+                "retry": FAST_RETRY,
+            }
+        )
     if delay:
         nodes.append({"id": "pause", "type": "delay", "duration": delay})
     if webhook_url:
-        nodes.append({"id": "crm", "type": "webhook", "url": webhook_url,
-                      "body": {"user": "{{ user.id }}"}, "request_timeout": "PT5S",
-                      "timeout": "PT10S", "retry": FAST_RETRY})  # fmt: skip
-    nodes.append({"id": "count", "type": "update_attributes", "timeout": "PT10S",
-                  "retry": FAST_RETRY,
-                  "operations": [{"op": "increment", "path": COUNTER, "by": 1}]})  # fmt: skip
+        nodes.append(
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": webhook_url,
+                "body": {"user": "{{ user.id }}"},
+                "request_timeout": "PT5S",
+                "timeout": "PT10S",
+                "retry": FAST_RETRY,
+            }
+        )
+    nodes.append(
+        {
+            "id": "count",
+            "type": "update_attributes",
+            "timeout": "PT10S",
+            "retry": FAST_RETRY,
+            "operations": [{"op": "increment", "path": COUNTER, "by": 1}],
+        }
+    )
     for node, following in itertools.pairwise(nodes):
         node["next"] = following["id"]
     nodes[-1]["next"] = "done"
@@ -99,10 +125,12 @@ def stored_journey(settings: Settings, document: dict[str, Any]) -> JourneySnaps
     engine = create_db_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as session:
-            row = create_workflow(session, document=result.document, created_by="chaos",
-                                  status="active")  # fmt: skip
-            return JourneySnapshot(journey_id=str(row.id), version=row.version,
-                                   document=result.document)  # fmt: skip
+            row = create_workflow(
+                session, document=result.document, created_by="chaos", status="active"
+            )
+            return JourneySnapshot(
+                journey_id=str(row.id), version=row.version, document=result.document
+            )
     finally:
         engine.dispose()
 

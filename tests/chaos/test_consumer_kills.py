@@ -38,11 +38,15 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 def signups(seed: int = 8) -> list[EventEnvelope]:
     rng = random.Random(seed)
     return [
-        EventEnvelope(id=f"chaos-{n}", type="signup", user_id=f"cu{n % USERS}",
-                      timestamp=T0 + timedelta(seconds=n),
-                      properties={"plan": rng.choice(["pro", "free", "free"]), "n": n})
+        EventEnvelope(
+            id=f"chaos-{n}",
+            type="signup",
+            user_id=f"cu{n % USERS}",
+            timestamp=T0 + timedelta(seconds=n),
+            properties={"plan": rng.choice(["pro", "free", "free"]), "n": n},
+        )
         for n in range(EVENTS)
-    ]  # fmt: skip
+    ]
 
 
 async def test_one_run_per_matching_event_while_the_consumer_is_killed(

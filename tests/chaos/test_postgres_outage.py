@@ -46,14 +46,26 @@ JOURNEY = {
     "name": "chaos: database steps",
     "start": "stamp",
     "nodes": [
-        {"id": "stamp", "type": "update_attributes", "timeout": "PT10S", "retry": FAST_RETRY,
-         "operations": [{"op": "set", "path": "chaos_seen", "value": True}], "next": "pause"},
+        {
+            "id": "stamp",
+            "type": "update_attributes",
+            "timeout": "PT10S",
+            "retry": FAST_RETRY,
+            "operations": [{"op": "set", "path": "chaos_seen", "value": True}],
+            "next": "pause",
+        },
         {"id": "pause", "type": "delay", "duration": "PT3S", "next": "count"},
-        {"id": "count", "type": "update_attributes", "timeout": "PT10S", "retry": FAST_RETRY,
-         "operations": [{"op": "increment", "path": COUNTER, "by": 1}], "next": "done"},
+        {
+            "id": "count",
+            "type": "update_attributes",
+            "timeout": "PT10S",
+            "retry": FAST_RETRY,
+            "operations": [{"op": "increment", "path": COUNTER, "by": 1}],
+            "next": "done",
+        },
         {"id": "done", "type": "end", "outcome": "done"},
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture

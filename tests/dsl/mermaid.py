@@ -60,11 +60,12 @@ def decode(label: str) -> list[str]:
             assert char not in raw, f"unescaped {char!r} in label {label!r}"
         lines.append(
             _ENTITY.sub(
-                lambda m: html.unescape(f"&{m.group(1)};" if not m.group(1).isdigit()
-                                        else f"&#{m.group(1)};"),
+                lambda m: html.unescape(
+                    f"&{m.group(1)};" if not m.group(1).isdigit() else f"&#{m.group(1)};"
+                ),
                 part,
             )
-        )  # fmt: skip
+        )
     return lines
 
 

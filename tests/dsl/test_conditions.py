@@ -223,24 +223,49 @@ def test_eq_ne_complement_on_present_fields(field: str, value: Any) -> None:
 def test_a_unary_leaf_survives_a_dump_and_validate_round_trip() -> None:
     # Documents travel as dumps (Temporal payloads, database rows); `exists` takes no value.
     condition = ADAPTER.validate_python(
-        {"all": [{"field": "user.email", "op": "exists"},
-                 {"field": "user.plan", "op": "eq", "value": None}]}
-    )  # fmt: skip
+        {
+            "all": [
+                {"field": "user.email", "op": "exists"},
+                {"field": "user.plan", "op": "eq", "value": None},
+            ]
+        }
+    )
     dumped = ADAPTER.dump_python(condition, mode="json", by_alias=True)
-    assert dumped == {"all": [{"field": "user.email", "op": "exists"},
-                              {"field": "user.plan", "op": "eq", "value": None}]}  # fmt: skip
+    assert dumped == {
+        "all": [
+            {"field": "user.email", "op": "exists"},
+            {"field": "user.plan", "op": "eq", "value": None},
+        ]
+    }
     assert ADAPTER.validate_python(dumped) == condition
 
 
 def test_a_comparison_with_null_survives_the_stored_dump() -> None:
     """journey.definitions stores documents with exclude_none: an explicit `value: null` must
     stay (eq/ne need a value), a unary op's default None must go, and both validate again."""
-    journey = {"name": "n", "start": "check", "nodes": [
-        {"id": "check", "type": "condition", "default": "done", "branches": [
-            {"when": {"all": [{"field": "user.attributes.plan", "op": "eq", "value": None},
-                              {"field": "user.email", "op": "exists"}]}, "next": "done"}]},
-        {"id": "done", "type": "end"},
-    ]}  # fmt: skip
+    journey = {
+        "name": "n",
+        "start": "check",
+        "nodes": [
+            {
+                "id": "check",
+                "type": "condition",
+                "default": "done",
+                "branches": [
+                    {
+                        "when": {
+                            "all": [
+                                {"field": "user.attributes.plan", "op": "eq", "value": None},
+                                {"field": "user.email", "op": "exists"},
+                            ]
+                        },
+                        "next": "done",
+                    }
+                ],
+            },
+            {"id": "done", "type": "end"},
+        ],
+    }
     document = validate_journey(journey).document
     assert document is not None
     dumped = document.model_dump(mode="json", by_alias=True, exclude_none=True)

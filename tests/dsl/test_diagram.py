@@ -19,11 +19,19 @@ from tests.dsl.mermaid import Diagram, parse
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.json"))
 SHAPE_BY_TYPE = {
-    "condition": "diamond", "split": "diamond", "delay": "hexagon", "wait_for_event": "hexagon",
-    "email": "parallelogram", "webhook": "parallelogram", "emit_event": "parallelogram",
-    "update_attributes": "rectangle", "lifecycle_transition": "rectangle",
-    "parallel": "trapezoid", "sub_journey": "subroutine", "end": "stadium",
-}  # fmt: skip
+    "condition": "diamond",
+    "split": "diamond",
+    "delay": "hexagon",
+    "wait_for_event": "hexagon",
+    "email": "parallelogram",
+    "webhook": "parallelogram",
+    "emit_event": "parallelogram",
+    "update_attributes": "rectangle",
+    "lifecycle_transition": "rectangle",
+    "parallel": "trapezoid",
+    "sub_journey": "subroutine",
+    "end": "stadium",
+}
 
 
 def document(data: dict[str, Any]) -> JourneyDocument:
@@ -85,18 +93,26 @@ def test_conditions_and_variants_label_their_edges() -> None:
 
 
 def test_parallel_branches_join_at_the_parallels_next() -> None:
-    doc = document({
-        "name": "Nested", "start": "outer",
-        "nodes": [
-            {"id": "outer", "type": "parallel", "branches": ["a", "inner"], "join": "any",
-             "next": "done"},
-            {"id": "a", "type": "emit_event", "event_type": "a"},
-            {"id": "inner", "type": "parallel", "branches": ["b", "c"]},
-            {"id": "b", "type": "emit_event", "event_type": "b"},
-            {"id": "c", "type": "emit_event", "event_type": "c"},
-            {"id": "done", "type": "end"},
-        ],
-    })  # fmt: skip
+    doc = document(
+        {
+            "name": "Nested",
+            "start": "outer",
+            "nodes": [
+                {
+                    "id": "outer",
+                    "type": "parallel",
+                    "branches": ["a", "inner"],
+                    "join": "any",
+                    "next": "done",
+                },
+                {"id": "a", "type": "emit_event", "event_type": "a"},
+                {"id": "inner", "type": "parallel", "branches": ["b", "c"]},
+                {"id": "b", "type": "emit_event", "event_type": "b"},
+                {"id": "c", "type": "emit_event", "event_type": "c"},
+                {"id": "done", "type": "end"},
+            ],
+        }
+    )
     edges = journey_edges(parse(render_mermaid(doc)))
     for branch_end in ("a", "b", "c"):
         assert edges[(branch_end, "done")] == ("-.->", "join any")
@@ -108,18 +124,36 @@ NASTY = 'Say "hi" | <b>x</b> & `y` #1 [a] {b} (c) ;\nline\ttwo'
 
 
 def test_any_text_is_escaped_and_survives() -> None:
-    doc = document({
-        "name": NASTY, "start": "end",
-        "nodes": [
-            {"id": "end", "type": "email", "name": NASTY, "to": "{{ user.email }}",
-             "subject": 'Re: "[#42]" {{ user.id }}', "text": "t", "next": "graph"},
-            {"id": "graph", "type": "condition", "default": "x1",
-             "branches": [{"when": {"field": "user.attributes.n", "op": "eq",
-                                    "value": 'a"|]>#'}, "next": "o1"}]},
-            {"id": "o1", "type": "end", "outcome": 'quote " and #hash'},
-            {"id": "x1", "type": "end"},
-        ],
-    })  # fmt: skip
+    doc = document(
+        {
+            "name": NASTY,
+            "start": "end",
+            "nodes": [
+                {
+                    "id": "end",
+                    "type": "email",
+                    "name": NASTY,
+                    "to": "{{ user.email }}",
+                    "subject": 'Re: "[#42]" {{ user.id }}',
+                    "text": "t",
+                    "next": "graph",
+                },
+                {
+                    "id": "graph",
+                    "type": "condition",
+                    "default": "x1",
+                    "branches": [
+                        {
+                            "when": {"field": "user.attributes.n", "op": "eq", "value": 'a"|]>#'},
+                            "next": "o1",
+                        }
+                    ],
+                },
+                {"id": "o1", "type": "end", "outcome": 'quote " and #hash'},
+                {"id": "x1", "type": "end"},
+            ],
+        }
+    )
     text = render_mermaid(doc)
     diagram = parse(text)  # fails on any raw quote, bracket, pipe, # or < in a label
     lines = {lines[0]: lines for _, lines in diagram.nodes.values()}

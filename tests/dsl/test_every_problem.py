@@ -19,11 +19,16 @@ def test_one_bad_node_does_not_hide_the_others() -> None:
         "name": "many problems",
         "start": "a",
         "nodes": [
-            {"id": "a", "type": "email", "to": "{{ usr.email }}", "subject": "{% if %}",
-             "next": "b"},
+            {
+                "id": "a",
+                "type": "email",
+                "to": "{{ usr.email }}",
+                "subject": "{% if %}",
+                "next": "b",
+            },
             {"id": "b", "type": "delay", "duration": "-PT1H", "next": "a"},
         ],
-    }  # fmt: skip
+    }
     assert codes(document) == [
         ("/nodes/0", "missing_body"),
         ("/nodes/0", "unguarded_loop"),
@@ -38,11 +43,16 @@ def test_a_broken_node_keeps_its_transitions() -> None:
         "name": "dangling from a broken node",
         "start": "a",
         "nodes": [
-            {"id": "a", "type": "webhook", "method": "TELEPORT", "url": "https://x",
-             "next": "missing"},
+            {
+                "id": "a",
+                "type": "webhook",
+                "method": "TELEPORT",
+                "url": "https://x",
+                "next": "missing",
+            },
             {"id": "b", "type": "end"},
         ],
-    }  # fmt: skip
+    }
     found = codes(document)
     assert ("/nodes/0/next", "dangling_transition") in found
     assert ("/nodes/1", "unreachable_node") in found
@@ -54,12 +64,22 @@ def test_a_broken_guard_or_end_does_not_invent_loop_or_ending_problems() -> None
         "start": "wait",
         "nodes": [
             # Two delay modes at once: a schema error, but still a guarded delay.
-            {"id": "wait", "type": "delay", "duration": "PT1H", "until_field": "user.x",
-             "max_iterations": 3, "next": "check"},
-            {"id": "check", "type": "condition", "default": "wait",
-             "branches": [{"when": {"field": "vars.done", "op": "exists"}, "next": "fin"}]},
+            {
+                "id": "wait",
+                "type": "delay",
+                "duration": "PT1H",
+                "until_field": "user.x",
+                "max_iterations": 3,
+                "next": "check",
+            },
+            {
+                "id": "check",
+                "type": "condition",
+                "default": "wait",
+                "branches": [{"when": {"field": "vars.done", "op": "exists"}, "next": "fin"}],
+            },
             {"id": "fin", "type": "end", "outcome": 42},
         ],
-    }  # fmt: skip
+    }
     found = codes(document)
     assert [code for _, code in found] == ["delay_mode", "string_type"]

@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait(node_id: str, event_type: str, next_: str = "done") -> dict[str, Any]:
-    return {"id": node_id, "type": "wait_for_event", "event_type": event_type,
-            "timeout": "P1D", "on_event": next_, "on_timeout": next_}  # fmt: skip
+    return {
+        "id": node_id,
+        "type": "wait_for_event",
+        "event_type": event_type,
+        "timeout": "P1D",
+        "on_event": next_,
+        "on_timeout": next_,
+    }
 
 
 def type_is(value: Any, op: str = "eq") -> dict[str, Any]:
@@ -54,12 +60,24 @@ def test_every_wait_for_event_type_is_wanted() -> None:
 
 def test_a_wait_inside_a_parallel_branch_counts() -> None:
     fork = {"id": "fork", "type": "parallel", "branches": ["mark", "listen"], "next": "done"}
-    mark = {"id": "mark", "type": "update_attributes",
-            "operations": [{"op": "set", "path": "mark", "value": True}]}  # fmt: skip
-    listen = {"id": "listen", "type": "wait_for_event", "event_type": "ping", "timeout": "P1D",
-              "on_event": "pong", "on_timeout": "pong"}  # fmt: skip
-    pong = {"id": "pong", "type": "update_attributes",
-            "operations": [{"op": "set", "path": "pong", "value": True}]}  # fmt: skip
+    mark = {
+        "id": "mark",
+        "type": "update_attributes",
+        "operations": [{"op": "set", "path": "mark", "value": True}],
+    }
+    listen = {
+        "id": "listen",
+        "type": "wait_for_event",
+        "event_type": "ping",
+        "timeout": "P1D",
+        "on_event": "pong",
+        "on_timeout": "pong",
+    }
+    pong = {
+        "id": "pong",
+        "type": "update_attributes",
+        "operations": [{"op": "set", "path": "pong", "value": True}],
+    }
     assert interest(None, fork, mark, listen, pong).types == {"ping"}
 
 
@@ -91,8 +109,13 @@ def test_an_all_with_a_type_leaf_at_the_top_level_restricts_to_it() -> None:
 
 
 def test_an_all_with_several_type_leaves_wants_only_their_common_types() -> None:
-    criteria = {"all": [type_is(["a", "b"], "in"), type_is(["b", "c"], "in"),
-                        {"field": "user.attributes.plan", "op": "eq", "value": "pro"}]}  # fmt: skip
+    criteria = {
+        "all": [
+            type_is(["a", "b"], "in"),
+            type_is(["b", "c"], "in"),
+            {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+        ]
+    }
     assert interest(criteria) == EventInterest(types=frozenset({"b"}))
 
 

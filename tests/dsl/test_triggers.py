@@ -134,10 +134,14 @@ def test_the_failed_leaf_is_named_by_its_path() -> None:
     conditions = {
         "all": [
             {"field": "event.properties.total", "op": "gt", "value": 20},
-            {"any": [{"field": "event.properties.total", "op": "gt", "value": 100},
-                     {"field": "user.attributes.plan", "op": "eq", "value": "pro"}]},
+            {
+                "any": [
+                    {"field": "event.properties.total", "op": "gt", "value": 100},
+                    {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                ]
+            },
         ]
-    }  # fmt: skip
+    }
     decision = evaluate_trigger(rule(event_type="*", conditions=conditions), event(), None)
     assert decision.matched is False
     assert [(f.path, f.field, f.op) for f in decision.failures] == [
@@ -162,8 +166,11 @@ def test_conditions_see_the_profile() -> None:
 
 
 def test_a_missing_user_id_or_dedupe_field_does_not_match() -> None:
-    by_cart = rule(event_type="*", dedupe_key="event.properties.cart_id",
-                   user_id_path="event.properties.account")  # fmt: skip
+    by_cart = rule(
+        event_type="*",
+        dedupe_key="event.properties.cart_id",
+        user_id_path="event.properties.account",
+    )
     decision = evaluate_trigger(by_cart, event(), None)
     assert decision.matched is False
     assert decision.reasons == ["no user id at event.properties.account"]
@@ -177,9 +184,19 @@ def test_a_missing_user_id_or_dedupe_field_does_not_match() -> None:
 
 @pytest.mark.parametrize(
     ("value", "key"),
-    [(42, "42"), (2.5, "2.5"), ("x", "x"), (True, None), (None, None), ({"a": 1}, None),
-     ([1], None), ("", None), ("k" * 256, None), ("k" * 255, "k" * 255)],
-)  # fmt: skip
+    [
+        (42, "42"),
+        (2.5, "2.5"),
+        ("x", "x"),
+        (True, None),
+        (None, None),
+        ({"a": 1}, None),
+        ([1], None),
+        ("", None),
+        ("k" * 256, None),
+        ("k" * 255, "k" * 255),
+    ],
+)
 def test_only_strings_and_numbers_are_keys(value: Any, key: str | None) -> None:
     keyed = rule(event_type="*", dedupe_key="event.properties.key")
     decision = evaluate_trigger(keyed, event(properties={"key": value}), None)

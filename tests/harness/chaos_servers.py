@@ -91,16 +91,27 @@ class TemporalServer:
 
     def argv(self) -> list[str]:
         return [
-            temporal_cli_path(), "server", "start-dev",
-            "--db-filename", str(self.db_file),
-            "--sqlite-pragma", "journal_mode=WAL",
-            "--sqlite-pragma", "synchronous=NORMAL",
-            "--ip", "127.0.0.1", "--port", str(self.port), "--headless",
-            "--log-level", "warn",
+            temporal_cli_path(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "warn",
             # Custom search attributes usable the instant they exist (as in the harness).
-            "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
             *dev_server_flags(),
-        ]  # fmt: skip
+        ]
 
     async def start(self) -> None:
         """Start (again, on the same port and file) and wait until a client gets an answer."""
@@ -125,9 +136,12 @@ class TemporalServer:
             log.write(f"---- start {self.starts}\n".encode())
             log.flush()
             return subprocess.Popen(
-                self.argv(), cwd=self.directory, stdin=subprocess.DEVNULL, stdout=log,
+                self.argv(),
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
                 stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
 
     async def client(self) -> Client:
         return await Client.connect(self.address, data_converter=DATA_CONVERTER)
@@ -165,9 +179,11 @@ class TansuBroker:
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 tansu_command(url, advertised=advertised, cluster_id="journey-chaos"),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 env=tansu_environment(),
-            )  # fmt: skip
+            )
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -275,8 +291,11 @@ class PrivatePostgres:
         assert RUNUSER is not None
         result = subprocess.run(
             [RUNUSER, "-u", "postgres", "--", *argv],
-            cwd=self.directory, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
-        )  # fmt: skip
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(argv)} failed ({result.returncode}): "
@@ -286,9 +305,15 @@ class PrivatePostgres:
 
     def init(self) -> None:
         self._as_postgres(
-            str(POSTGRES_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth=trust", "--encoding=UTF8", "--no-sync",
-        )  # fmt: skip
+            str(POSTGRES_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
 
     def start(self) -> None:
         options = (
@@ -296,16 +321,32 @@ class PrivatePostgres:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._as_postgres(
-            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(POSTGRES_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         wait_for_port("127.0.0.1", self.port, timeout=STARTUP_TIMEOUT)
 
     def stop(self, mode: str = "fast") -> None:
         self._as_postgres(
-            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60",
+            str(POSTGRES_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            "60",
             "stop",
-        )  # fmt: skip
+        )
 
     def destroy(self) -> None:
         """Stop (immediately) if running, and delete the cluster."""

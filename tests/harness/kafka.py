@@ -106,9 +106,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("tansu") / "tansu.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            tansu_command(url, cluster_id="journey-tests"), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, env=tansu_environment(),
-        )  # fmt: skip
+            tansu_command(url, cluster_id="journey-tests"),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=tansu_environment(),
+        )
     try:
         try:
             _wait_until_ready(process, bootstrap, log_path)

@@ -56,8 +56,13 @@ _event_ids = itertools.count(1)
 
 
 def event(type_: str, user_id: str, **properties: Any) -> dict[str, Any]:
-    return {"id": f"evt-{next(_event_ids)}", "type": type_, "user_id": user_id,
-            "timestamp": "2026-11-22T10:00:00Z", "properties": properties}  # fmt: skip
+    return {
+        "id": f"evt-{next(_event_ids)}",
+        "type": type_,
+        "user_id": user_id,
+        "timestamp": "2026-11-22T10:00:00Z",
+        "properties": properties,
+    }
 
 
 async def start(runner: JourneyRunner, name: str, document: dict[str, Any], **kw: Any) -> Handle:
@@ -84,8 +89,9 @@ async def abandoned_cart(runner: JourneyRunner, env: WorkflowEnvironment) -> Han
     """wait_for_event times out → email → a non-matching then a matching order → attributes."""
     runner.seed_user("u-cart")
     cart = event("cart.abandoned", "u-cart", cart_id="c-1", item_count=3)
-    handle = await start(runner, "abandoned_cart", load_example("abandoned_cart"),
-                         user_id="u-cart", entry_event=cart)  # fmt: skip
+    handle = await start(
+        runner, "abandoned_cart", load_example("abandoned_cart"), user_id="u-cart", entry_event=cart
+    )
     await wait_until_waiting(handle, "wait_for_purchase")
     await env.sleep(timedelta(hours=2, minutes=1))  # past the first wait's timeout
     await wait_until_waiting(handle, "wait_after_reminder")
@@ -107,11 +113,15 @@ async def referral(runner: JourneyRunner, env: WorkflowEnvironment) -> Handle:
 async def trial_expiry(runner: JourneyRunner, env: WorkflowEnvironment) -> Handle:
     """delay until a field → until local time → email → delay → condition → downgrade → emit."""
     now = await env.get_current_time()
-    runner.seed_user("u-trial", attributes={
-        "plan": "trial", "timezone": "Europe/Berlin",
-        "trial_reminder_at": (now + timedelta(days=2)).isoformat(),
-        "trial_ends_at": (now + timedelta(days=6)).isoformat(),
-    })  # fmt: skip
+    runner.seed_user(
+        "u-trial",
+        attributes={
+            "plan": "trial",
+            "timezone": "Europe/Berlin",
+            "trial_reminder_at": (now + timedelta(days=2)).isoformat(),
+            "trial_ends_at": (now + timedelta(days=6)).isoformat(),
+        },
+    )
     return await start(runner, "trial_expiry", load_example("trial_expiry"), user_id="u-trial")
 
 
@@ -149,9 +159,11 @@ def tansu_broker(log_dir: Path) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             tansu_command(url, cluster_id="journey-record"),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env=tansu_environment(),
-        )  # fmt: skip
+        )
     try:
         _wait_until_ready(process, bootstrap, log_path)
         yield bootstrap
@@ -183,17 +195,27 @@ async def record(names: list[str], suffix: str = "") -> None:
         )
         try:
             settings = build_settings(
-                data_dir=data_dir, temporal_address=temporal_target(env.client),
-                task_queue=TASK_QUEUE, kafka_bootstrap=bootstrap,
-                smtp_host=smtp.host, smtp_port=smtp.port, log_level="INFO",
-            )  # fmt: skip
+                data_dir=data_dir,
+                temporal_address=temporal_target(env.client),
+                task_queue=TASK_QUEUE,
+                kafka_bootstrap=bootstrap,
+                smtp_host=smtp.host,
+                smtp_port=smtp.port,
+                log_level="INFO",
+            )
             run_migrations(settings.resolved_database_url)
             ensure_topics(settings)
             engine = create_db_engine(settings.resolved_database_url)
             sessions = make_session_factory(engine)
             journey_env = JourneyEnv(settings, env.client, receiver, smtp, bootstrap, data_dir)
-            runner = JourneyRunner(journey_env, env.client, sessions, TASK_QUEUE, visible=False,
-                                   now=env.get_current_time)  # fmt: skip
+            runner = JourneyRunner(
+                journey_env,
+                env.client,
+                sessions,
+                TASK_QUEUE,
+                visible=False,
+                now=env.get_current_time,
+            )
             try:
                 async with journey_worker(env.client, settings, sessions, task_queue=TASK_QUEUE):
                     for name in names:
@@ -225,10 +247,11 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="Record example histories for replay tests.")
     parser.add_argument("examples", nargs="*", help=f"default: all of {sorted(SCENARIOS)}")
     parser.add_argument(
-        "--suffix", default="",
+        "--suffix",
+        default="",
         help="write <example><suffix>.json, keeping older recordings (and the patch branches "
         "they exercise) next to the new ones",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.examples) - set(SCENARIOS))
     if unknown:

@@ -33,11 +33,27 @@ def test_events_send_produces_a_typed_envelope_keyed_by_user(journey_env: Journe
     settings = journey_env.settings.model_copy(update={"kafka_events_topic": topic})
     ensure_topics(settings, [topic])
     result = journey(
-        ["events", "send", "--type", "signup", "--user", "u1", "--id", "evt-1",
-         "--prop", "plan=pro", "--prop", "seats=3", "--prop", "trial=true"],
-        {"JOURNEY_KAFKA_BOOTSTRAP": journey_env.kafka_bootstrap,
-         "JOURNEY_KAFKA_EVENTS_TOPIC": topic},
-    )  # fmt: skip
+        [
+            "events",
+            "send",
+            "--type",
+            "signup",
+            "--user",
+            "u1",
+            "--id",
+            "evt-1",
+            "--prop",
+            "plan=pro",
+            "--prop",
+            "seats=3",
+            "--prop",
+            "trial=true",
+        ],
+        {
+            "JOURNEY_KAFKA_BOOTSTRAP": journey_env.kafka_bootstrap,
+            "JOURNEY_KAFKA_EVENTS_TOPIC": topic,
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert f"sent signup evt-1 to {topic}" in result.stdout
 

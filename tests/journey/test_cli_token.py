@@ -23,9 +23,13 @@ SECRET = "cli-test-secret-that-is-long-enough-for-hs256-000"
 def _journey(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
     return subprocess.run(
-        [sys.executable, "-m", "journey", *args], env={**clean, **env}, cwd=REPO,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "journey", *args],
+        env={**clean, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_token_create_prints_a_signed_token() -> None:

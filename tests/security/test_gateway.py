@@ -221,10 +221,18 @@ async def test_a_websocket_with_an_over_long_url_is_refused(journey_env: Journey
 
     path = "/api/workflows/x/live"
     scope = {
-        "type": "websocket", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": b"e" * 10_000, "headers": [], "scheme": "ws", "subprotocols": [],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "asgi": {"version": "3.0"},
-    }  # fmt: skip
+        "type": "websocket",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"e" * 10_000,
+        "headers": [],
+        "scheme": "ws",
+        "subprotocols": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "asgi": {"version": "3.0"},
+    }
     await create_app(journey_env.settings)(scope, receive, send)
     assert [message["type"] for message in sent] == ["websocket.close"]
     assert sent[0]["code"] == 1009 and "limit is 8192" in sent[0]["reason"]
@@ -238,11 +246,17 @@ def _waiting_journey() -> dict[str, Any]:
         "name": "wait for a purchase",
         "start": "wait",
         "nodes": [
-            {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-             "on_event": "done", "on_timeout": "done"},
+            {
+                "id": "wait",
+                "type": "wait_for_event",
+                "event_type": "purchase",
+                "timeout": "P3D",
+                "on_event": "done",
+                "on_timeout": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
 
 
 def _seed(settings: Settings) -> str:
@@ -258,11 +272,14 @@ def _seed(settings: Settings) -> str:
             # A row reserved without a fingerprint, as a trigger's start reserves its own.
             session.add(
                 WorkflowExecution(
-                    workflow_id=row.id, workflow_version="1", user_id="u2",
+                    workflow_id=row.id,
+                    workflow_version="1",
+                    user_id="u2",
                     temporal_workflow_id=f"trigger-run-{uuid.uuid4().hex}",
-                    idempotency_key="trigger:abc", status="running",
+                    idempotency_key="trigger:abc",
+                    status="running",
                 )
-            )  # fmt: skip
+            )
             session.commit()
             return str(row.id)
     finally:
@@ -343,33 +360,49 @@ async def test_long_lived_and_undated_tokens_are_refused(
 def _journey_cli(*args: str, **env: str) -> tuple[int, str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
     result = subprocess.run(
-        [sys.executable, "-m", "journey", *args], env={**clean, **env}, cwd=REPO,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "journey", *args],
+        env={**clean, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
 def test_token_create_refuses_a_lifetime_the_gateway_would_refuse() -> None:
     code, out, err = _journey_cli(
-        "token", "create", "--role", "admin", "--ttl-minutes", str(100 * 365 * 24 * 60),
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--ttl-minutes",
+        str(100 * 365 * 24 * 60),
         JOURNEY_JWT_SECRET=JWT_SECRET,
-    )  # fmt: skip
+    )
     assert (code, out) == (2, "")
     assert "exceeds the maximum token lifetime of 1440 minutes" in err
     assert "JOURNEY_JWT_MAX_TTL_MINUTES" in err and "Traceback" not in err
     code, out, _ = _journey_cli(
-        "token", "create", "--role", "admin", "--ttl-minutes", "1440",
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--ttl-minutes",
+        "1440",
         JOURNEY_JWT_SECRET=JWT_SECRET,
-    )  # fmt: skip
+    )
     claims = jwt.decode(out.strip(), JWT_SECRET, algorithms=["HS256"])
     assert code == 0 and claims["exp"] - claims["iat"] == 1440 * 60
 
 
 def test_the_dev_banner_token_fits_the_maximum(tmp_path: Path) -> None:
     settings = IsolatedSettings(
-        data_dir=tmp_path, jwt_secret=SecretStr(JWT_SECRET), jwt_ttl_minutes=30,
+        data_dir=tmp_path,
+        jwt_secret=SecretStr(JWT_SECRET),
+        jwt_ttl_minutes=30,
         jwt_max_ttl_minutes=60,
-    )  # fmt: skip
+    )
     console = Console(width=400, record=True)
     for line in token_lines(settings):
         console.print(line, markup=False)

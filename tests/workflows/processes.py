@@ -76,9 +76,12 @@ class WorkerProcesses:
             # cwd outside the repository: a developer's .env must not configure this worker.
             process = subprocess.Popen(
                 [sys.executable, "-m", "journey", self._command],
-                cwd=self._log_dir, env=worker_environment(self._settings),
-                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-            )  # fmt: skip
+                cwd=self._log_dir,
+                env=worker_environment(self._settings),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
         self._started.append((process, err))
         return process
 

@@ -16,23 +16,49 @@ def all_actions(receiver_url: str) -> dict[str, Any]:
         "name": "All actions",
         "start": "welcome",
         "nodes": [
-            {"id": "welcome", "type": "email", "to": "{{ user.email }}",
-             "subject": "Hi {{ user.attributes.first_name }}", "text": "Plan: {{ vars.plan }}",
-             "html": "<p>{{ user.attributes.first_name }}</p>", "next": "crm"},
-            {"id": "crm", "type": "webhook", "url": receiver_url,
-             "body": {"user": "{{ user.id }}", "plan": "{{ vars.plan }}"},
-             "save_as": "crm_reply", "next": "count"},
-            {"id": "count", "type": "update_attributes", "operations": [
-                {"op": "increment", "path": "logins", "by": 2},
-                {"op": "set", "path": "crm.contact", "value": "{{ vars.crm_reply.contact }}"},
-            ], "next": "announce"},
-            {"id": "announce", "type": "emit_event", "event_type": "journey.welcomed",
-             "payload": {"contact": "{{ vars.crm_reply.contact }}"}, "next": "activate"},
-            {"id": "activate", "type": "lifecycle_transition", "stage": "Activation",
-             "reason": "welcomed", "next": "done"},
+            {
+                "id": "welcome",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Hi {{ user.attributes.first_name }}",
+                "text": "Plan: {{ vars.plan }}",
+                "html": "<p>{{ user.attributes.first_name }}</p>",
+                "next": "crm",
+            },
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": receiver_url,
+                "body": {"user": "{{ user.id }}", "plan": "{{ vars.plan }}"},
+                "save_as": "crm_reply",
+                "next": "count",
+            },
+            {
+                "id": "count",
+                "type": "update_attributes",
+                "operations": [
+                    {"op": "increment", "path": "logins", "by": 2},
+                    {"op": "set", "path": "crm.contact", "value": "{{ vars.crm_reply.contact }}"},
+                ],
+                "next": "announce",
+            },
+            {
+                "id": "announce",
+                "type": "emit_event",
+                "event_type": "journey.welcomed",
+                "payload": {"contact": "{{ vars.crm_reply.contact }}"},
+                "next": "activate",
+            },
+            {
+                "id": "activate",
+                "type": "lifecycle_transition",
+                "stage": "Activation",
+                "reason": "welcomed",
+                "next": "done",
+            },
             {"id": "done", "type": "end", "outcome": "welcomed"},
         ],
-    }  # fmt: skip
+    }
 
 
 async def test_each_action_reaches_its_real_system(journey_runner: JourneyRunner) -> None:
@@ -46,8 +72,13 @@ async def test_each_action_reaches_its_real_system(journey_runner: JourneyRunner
 
     assert result.outcome == "welcomed"
     assert [step.node_id for step in result.step_log] == [
-        "welcome", "crm", "count", "announce", "activate", "done",
-    ]  # fmt: skip
+        "welcome",
+        "crm",
+        "count",
+        "announce",
+        "activate",
+        "done",
+    ]
     assert all(step.outcome == "ok" for step in result.step_log)
     mail = env.smtp_server.messages
     assert len(mail) == 1 and mail[0].rcpt_tos == ["u1@example.com"]

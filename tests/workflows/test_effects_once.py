@@ -32,12 +32,17 @@ INCREMENT_ONCE = {
     "name": "increment once",
     "start": "count",
     "nodes": [
-        {"id": "count", "type": "update_attributes", "timeout": "PT2S",
-         "retry": {"initial_interval": "PT1S", "maximum_interval": "PT1S"},
-         "operations": [{"op": "increment", "path": "logins", "by": 1}], "next": "fin"},
+        {
+            "id": "count",
+            "type": "update_attributes",
+            "timeout": "PT2S",
+            "retry": {"initial_interval": "PT1S", "maximum_interval": "PT1S"},
+            "operations": [{"op": "increment", "path": "logins", "by": 1}],
+            "next": "fin",
+        },
         {"id": "fin", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 # Attempt 1 times out after 2 s, attempt 2 starts 1 s later and blocks too.
@@ -135,12 +140,19 @@ ONE_EMAIL = {
     "name": "email once",
     "start": "welcome",
     "nodes": [
-        {"id": "welcome", "type": "email", "to": "{{ user.email }}", "subject": "Welcome",
-         "text": "Hello", "timeout": "PT2S",
-         "retry": {"initial_interval": "PT1S", "maximum_interval": "PT1S"}, "next": "fin"},
+        {
+            "id": "welcome",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "Welcome",
+            "text": "Hello",
+            "timeout": "PT2S",
+            "retry": {"initial_interval": "PT1S", "maximum_interval": "PT1S"},
+            "next": "fin",
+        },
         {"id": "fin", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 async def test_a_worker_killed_after_a_recorded_send_does_not_send_again(
@@ -175,17 +187,21 @@ async def test_a_worker_killed_after_a_recorded_send_does_not_send_again(
         e for e in history.events if e.HasField("activity_task_completed_event_attributes")
     ]
     scheduled = {
-        e.event_id: e for e in history.events
+        e.event_id: e
+        for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
-    }  # fmt: skip
+    }
     started = {
-        e.event_id: e.activity_task_started_event_attributes.attempt for e in history.events
+        e.event_id: e.activity_task_started_event_attributes.attempt
+        for e in history.events
         if e.HasField("activity_task_started_event_attributes")
-    }  # fmt: skip
+    }
     email_attempts = [
         started[c.activity_task_completed_event_attributes.started_event_id]
         for c in completed
-        if scheduled[c.activity_task_completed_event_attributes.scheduled_event_id]
-        .activity_task_scheduled_event_attributes.activity_type.name == "journey.send_email"
-    ]  # fmt: skip
+        if scheduled[
+            c.activity_task_completed_event_attributes.scheduled_event_id
+        ].activity_task_scheduled_event_attributes.activity_type.name
+        == "journey.send_email"
+    ]
     assert email_attempts and email_attempts[0] >= 2  # a retry ran, and it did not send

@@ -22,8 +22,12 @@ from workflows.context import DEDUPE_PATCH, MAX_SEEN_EVENT_IDS, RunContext
 
 
 def event(type_: str, id_: str | None, **properties: Any) -> dict[str, Any]:
-    sent = {"type": type_, "user_id": "u1", "timestamp": "2026-11-22T10:00:00Z",
-            "properties": properties}  # fmt: skip
+    sent = {
+        "type": type_,
+        "user_id": "u1",
+        "timestamp": "2026-11-22T10:00:00Z",
+        "properties": properties,
+    }
     return sent if id_ is None else {"id": id_, **sent}
 
 
@@ -37,13 +41,27 @@ def two_waits() -> dict[str, Any]:
         "name": "Two pings",
         "start": "first",
         "nodes": [
-            {"id": "first", "type": "wait_for_event", "event_type": "ping", "timeout": "PT1H",
-             "on_event": "second", "on_timeout": "got_none"},
-            {"id": "second", "type": "wait_for_event", "event_type": "ping", "timeout": "PT1H",
-             "on_event": "got_two", "on_timeout": "got_one"},
-            end("got_two"), end("got_one"), end("got_none"),
+            {
+                "id": "first",
+                "type": "wait_for_event",
+                "event_type": "ping",
+                "timeout": "PT1H",
+                "on_event": "second",
+                "on_timeout": "got_none",
+            },
+            {
+                "id": "second",
+                "type": "wait_for_event",
+                "event_type": "ping",
+                "timeout": "PT1H",
+                "on_event": "got_two",
+                "on_timeout": "got_one",
+            },
+            end("got_two"),
+            end("got_one"),
+            end("got_none"),
         ],
-    }  # fmt: skip
+    }
 
 
 async def test_a_redelivered_event_does_not_satisfy_a_second_wait(
@@ -55,7 +73,9 @@ async def test_a_redelivered_event_does_not_satisfy_a_second_wait(
     result = await handle.result()
     assert result.outcome == "got_one"  # the second wait timed out: the duplicate was ignored
     assert [(s.node_id, s.detail) for s in result.step_log[:2]] == [
-        ("first", "next: second"), ("second", "next: got_one")]  # fmt: skip
+        ("first", "next: second"),
+        ("second", "next: got_one"),
+    ]
 
 
 async def test_a_duplicate_is_ignored_after_its_event_was_consumed(
@@ -90,20 +110,40 @@ def armed_exit() -> dict[str, Any]:
     """Exit on `stop` only once armed: a `stop` seen before arming must not exit the run later."""
     return {
         "name": "Armed exit",
-        "exit_criteria": {"all": [
-            {"field": "event.type", "op": "eq", "value": "stop"},
-            {"field": "user.attributes.armed", "op": "eq", "value": True}]},
+        "exit_criteria": {
+            "all": [
+                {"field": "event.type", "op": "eq", "value": "stop"},
+                {"field": "user.attributes.armed", "op": "eq", "value": True},
+            ]
+        },
         "start": "listen",
         "nodes": [
-            {"id": "listen", "type": "wait_for_event", "event_type": "go", "timeout": "P1D",
-             "on_event": "arm", "on_timeout": "never_armed"},
-            {"id": "arm", "type": "update_attributes", "next": "hold",
-             "operations": [{"op": "set", "path": "armed", "value": True}]},
-            {"id": "hold", "type": "wait_for_event", "event_type": "never", "timeout": "P1D",
-             "on_event": "held", "on_timeout": "held"},
-            end("held"), end("never_armed"),
+            {
+                "id": "listen",
+                "type": "wait_for_event",
+                "event_type": "go",
+                "timeout": "P1D",
+                "on_event": "arm",
+                "on_timeout": "never_armed",
+            },
+            {
+                "id": "arm",
+                "type": "update_attributes",
+                "next": "hold",
+                "operations": [{"op": "set", "path": "armed", "value": True}],
+            },
+            {
+                "id": "hold",
+                "type": "wait_for_event",
+                "event_type": "never",
+                "timeout": "P1D",
+                "on_event": "held",
+                "on_timeout": "held",
+            },
+            end("held"),
+            end("never_armed"),
         ],
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(("second_id", "outcome"), [("s-1", "held"), ("s-2", "exited")])
@@ -140,11 +180,18 @@ def ping_loop() -> dict[str, Any]:
         "name": "Ping loop",
         "start": "listen",
         "nodes": [
-            {"id": "listen", "type": "wait_for_event", "event_type": "ping", "timeout": "PT10S",
-             "on_event": "listen", "on_timeout": "quiet", "max_iterations": 100},
+            {
+                "id": "listen",
+                "type": "wait_for_event",
+                "event_type": "ping",
+                "timeout": "PT10S",
+                "on_event": "listen",
+                "on_timeout": "quiet",
+                "max_iterations": 100,
+            },
             end("quiet"),
         ],
-    }  # fmt: skip
+    }
 
 
 async def test_dedupe_survives_continue_as_new(journey_runner: JourneyRunner) -> None:
@@ -217,7 +264,14 @@ def test_without_the_patch_every_delivery_is_received(monkeypatch: pytest.Monkey
 
 def test_state_carried_before_dedupe_still_decodes() -> None:
     """A continue-as-new payload written by a worker without dedupe lacks `seen_event_ids`."""
-    old = {"node_id": "listen", "variables": {}, "user": {"id": "u1"}, "last_event": None,
-           "pending_events": [], "visits": {"listen": 3}, "step_log": [],
-           "steps_before": 0}  # fmt: skip
+    old = {
+        "node_id": "listen",
+        "variables": {},
+        "user": {"id": "u1"},
+        "last_event": None,
+        "pending_events": [],
+        "visits": {"listen": 3},
+        "step_log": [],
+        "steps_before": 0,
+    }
     assert CarriedState.model_validate(old).seen_event_ids == []

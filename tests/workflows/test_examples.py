@@ -35,22 +35,51 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("onboarding_activation", "activated", user={"attributes": {"first_name": "Ada"}},
-             entry=event("signup"), events=[event("activated")], emails=1,
-             stage="Activation"),
-    Scenario("abandoned_cart", "purchased", entry=event("cart.abandoned", cart_id="c1",
-             item_count=2), events=[event("order.completed", cart_id="c1")],
-             events_after_emails=1, emails=1, attributes={"orders_count": 1,
-             "last_order_cart_id": "c1"}),
-    Scenario("trial_expiry", "downgraded", user={"attributes": {
-             "trial_reminder_at": PAST, "trial_ends_at": PAST, "plan": "trial",
-             "timezone": "Europe/Paris"}}, emails=1, attributes={"plan": "free"}),
-    Scenario("winback_ab", "won_back", events=[event("session.started")], emails=1,
-             stage="Retention"),
-    Scenario("referral", "rewarded", entry=event("referral.converted", friend_id="f9"),
-             emails=1, webhooks=1, stage="Referral",
-             attributes={"referral_credits": 10, "referred_users": ["f9"]}),
-]  # fmt: skip
+    Scenario(
+        "onboarding_activation",
+        "activated",
+        user={"attributes": {"first_name": "Ada"}},
+        entry=event("signup"),
+        events=[event("activated")],
+        emails=1,
+        stage="Activation",
+    ),
+    Scenario(
+        "abandoned_cart",
+        "purchased",
+        entry=event("cart.abandoned", cart_id="c1", item_count=2),
+        events=[event("order.completed", cart_id="c1")],
+        events_after_emails=1,
+        emails=1,
+        attributes={"orders_count": 1, "last_order_cart_id": "c1"},
+    ),
+    Scenario(
+        "trial_expiry",
+        "downgraded",
+        user={
+            "attributes": {
+                "trial_reminder_at": PAST,
+                "trial_ends_at": PAST,
+                "plan": "trial",
+                "timezone": "Europe/Paris",
+            }
+        },
+        emails=1,
+        attributes={"plan": "free"},
+    ),
+    Scenario(
+        "winback_ab", "won_back", events=[event("session.started")], emails=1, stage="Retention"
+    ),
+    Scenario(
+        "referral",
+        "rewarded",
+        entry=event("referral.converted", friend_id="f9"),
+        emails=1,
+        webhooks=1,
+        stage="Referral",
+        attributes={"referral_credits": 10, "referred_users": ["f9"]},
+    ),
+]
 
 
 def shortened(document: dict[str, Any]) -> dict[str, Any]:
@@ -90,10 +119,16 @@ async def run_scenario(runner: JourneyRunner, scenario: Scenario, document: dict
 # The time-skipping server only moves time while a result is awaited, so a test cannot wait for
 # the reminder before sending the purchase: there the cart is recorded as abandoned instead.
 SKIPPING_SCENARIOS = [
-    Scenario("abandoned_cart", "abandoned", entry=event("cart.abandoned", cart_id="c1",
-             item_count=2), emails=1) if s.example == "abandoned_cart" else s
+    Scenario(
+        "abandoned_cart",
+        "abandoned",
+        entry=event("cart.abandoned", cart_id="c1", item_count=2),
+        emails=1,
+    )
+    if s.example == "abandoned_cart"
+    else s
     for s in SCENARIOS
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("scenario", SKIPPING_SCENARIOS, ids=lambda s: s.example)

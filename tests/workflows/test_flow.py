@@ -18,8 +18,11 @@ def end(node_id: str, outcome: str | None = None) -> dict[str, Any]:
 
 
 def set_attr(node_id: str, path: str, value: Any, next_id: str | None) -> dict[str, Any]:
-    node = {"id": node_id, "type": "update_attributes",
-            "operations": [{"op": "set", "path": path, "value": value}]}  # fmt: skip
+    node = {
+        "id": node_id,
+        "type": "update_attributes",
+        "operations": [{"op": "set", "path": path, "value": value}],
+    }
     if next_id:
         node["next"] = next_id
     return node
@@ -36,17 +39,28 @@ async def test_condition_takes_the_first_true_branch(
     skipping_runner.seed_user("u1", attributes={"plan": plan} if plan else {})
     document = journey(
         "check",
-        {"id": "check", "type": "condition", "default": "free", "branches": [
-            {"when": {"field": "user.attributes.plan", "op": "in", "value": ["pro", "team"]},
-             "next": "paying"}]},
-        end("paying"), end("free"),
-    )  # fmt: skip
+        {
+            "id": "check",
+            "type": "condition",
+            "default": "free",
+            "branches": [
+                {
+                    "when": {"field": "user.attributes.plan", "op": "in", "value": ["pro", "team"]},
+                    "next": "paying",
+                }
+            ],
+        },
+        end("paying"),
+        end("free"),
+    )
     assert (await skipping_runner.run(document)).outcome == outcome
 
 
 async def test_split_is_sticky_per_user_and_node(skipping_runner: JourneyRunner) -> None:
-    variants = [{"name": "a", "weight": 50, "next": "got_a"},
-                {"name": "b", "weight": 50, "next": "got_b"}]  # fmt: skip
+    variants = [
+        {"name": "a", "weight": 50, "next": "got_a"},
+        {"name": "b", "weight": 50, "next": "got_b"},
+    ]
     document = journey(
         "ab", {"id": "ab", "type": "split", "variants": variants}, end("got_a"), end("got_b")
     )
@@ -68,13 +82,18 @@ async def test_parallel_joins_all_or_any(
     skipping_runner.seed_user("u1")
     document = journey(
         "fork",
-        {"id": "fork", "type": "parallel", "branches": ["fast", "wait"], "join": join,
-         "next": "done"},
+        {
+            "id": "fork",
+            "type": "parallel",
+            "branches": ["fast", "wait"],
+            "join": join,
+            "next": "done",
+        },
         set_attr("fast", "fast", True, None),
         {"id": "wait", "type": "delay", "duration": "P2D", "next": "slow"},
         set_attr("slow", "slow", True, None),
         end("done"),
-    )  # fmt: skip
+    )
     result = await skipping_runner.run(document)
     assert result.outcome == "done"
     done = {s.node_id for s in result.step_log if s.outcome == "ok" and s.type != "parallel"}
@@ -85,8 +104,13 @@ async def test_parallel_joins_all_or_any(
 
 
 def failing_webhook(url: str, on_error: str | None) -> dict[str, Any]:
-    node = {"id": "call", "type": "webhook", "url": url, "next": "ok",
-            "retry": {"maximum_attempts": 2, "initial_interval": "PT1S"}}  # fmt: skip
+    node = {
+        "id": "call",
+        "type": "webhook",
+        "url": url,
+        "next": "ok",
+        "retry": {"maximum_attempts": 2, "initial_interval": "PT1S"},
+    }
     if on_error:
         node["on_error"] = on_error
     nodes = [node, end("ok"), end("fallback")] if on_error else [node, end("ok")]
@@ -121,10 +145,17 @@ async def test_without_on_error_the_run_fails(skipping_runner: JourneyRunner) ->
 def ping_loop(max_iterations: int) -> dict[str, Any]:
     return journey(
         "listen",
-        {"id": "listen", "type": "wait_for_event", "event_type": "ping", "timeout": "PT1H",
-         "on_event": "listen", "on_timeout": "quiet", "max_iterations": max_iterations},
+        {
+            "id": "listen",
+            "type": "wait_for_event",
+            "event_type": "ping",
+            "timeout": "PT1H",
+            "on_event": "listen",
+            "on_timeout": "quiet",
+            "max_iterations": max_iterations,
+        },
         end("quiet"),
-    )  # fmt: skip
+    )
 
 
 def ping(n: int) -> dict[str, Any]:

@@ -18,16 +18,28 @@ PASSING_THROUGH = {
     "name": "passes through",
     "start": "check",
     "nodes": [
-        {"id": "check", "type": "condition", "default": "tag", "branches": [
-            {"when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
-             "next": "tag"}]},
-        {"id": "tag", "type": "update_attributes", "next": "pause",
-         "operations": [{"op": "increment", "path": "visits", "by": 1}]},
+        {
+            "id": "check",
+            "type": "condition",
+            "default": "tag",
+            "branches": [
+                {
+                    "when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                    "next": "tag",
+                }
+            ],
+        },
+        {
+            "id": "tag",
+            "type": "update_attributes",
+            "next": "pause",
+            "operations": [{"op": "increment", "path": "visits", "by": 1}],
+        },
         {"id": "pause", "type": "delay", "duration": "PT1S", "next": "promote"},
         {"id": "promote", "type": "lifecycle_transition", "stage": "Activation", "next": "done"},
         {"id": "done", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 def _kinds(events: list[HistoryEvent]) -> Counter[str]:

@@ -16,8 +16,12 @@ from workflows.context import LOCAL_FAILURE_PATCH
 
 
 def bad_increment(on_error: str | None) -> dict[str, object]:
-    count = {"id": "count", "type": "update_attributes", "next": "fin",
-             "operations": [{"op": "increment", "path": "visits", "by": 1}]}  # fmt: skip
+    count = {
+        "id": "count",
+        "type": "update_attributes",
+        "next": "fin",
+        "operations": [{"op": "increment", "path": "visits", "by": 1}],
+    }
     nodes: list[dict[str, object]] = [count, {"id": "fin", "type": "end"}]
     if on_error:
         count["on_error"] = on_error

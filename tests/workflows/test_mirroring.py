@@ -51,8 +51,11 @@ async def run_stored(runner: JourneyRunner, document: dict[str, Any]) -> str:
 
 async def test_a_run_started_outside_the_api_gets_a_row(journey_runner: JourneyRunner) -> None:
     journey_runner.seed_user("u1")
-    document = {"name": "direct", "start": "done",
-                "nodes": [{"id": "done", "type": "end", "outcome": "finished"}]}  # fmt: skip
+    document = {
+        "name": "direct",
+        "start": "done",
+        "nodes": [{"id": "done", "type": "end", "outcome": "finished"}],
+    }
     row = await mirrored(journey_runner, await run_stored(journey_runner, document))
     assert row is not None
     assert (row.status, row.outcome, row.user_id) == ("completed", "finished", "u1")
@@ -63,10 +66,14 @@ async def test_a_failing_run_is_mirrored_as_failed(journey_runner: JourneyRunner
     journey_runner.seed_user("u1")
     receiver = journey_runner.env.http_receiver
     receiver.respond("/gone", status=404)
-    document = {"name": "failing", "start": "call", "nodes": [
-        {"id": "call", "type": "webhook", "url": receiver.url("/gone"), "next": "ok"},
-        {"id": "ok", "type": "end"},
-    ]}  # fmt: skip
+    document = {
+        "name": "failing",
+        "start": "call",
+        "nodes": [
+            {"id": "call", "type": "webhook", "url": receiver.url("/gone"), "next": "ok"},
+            {"id": "ok", "type": "end"},
+        ],
+    }
     row = await mirrored(journey_runner, await run_stored(journey_runner, document))
     assert row is not None and row.status == "failed"
     assert row.error_message and "node call (webhook) failed" in row.error_message

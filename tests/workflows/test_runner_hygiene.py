@@ -15,8 +15,14 @@ from tests.workflows.histories import wait_until_waiting
 
 
 def waits(timeout: str) -> dict[str, object]:
-    listen = {"id": "listen", "type": "wait_for_event", "event_type": "never",
-              "timeout": timeout, "on_event": "done", "on_timeout": "done"}  # fmt: skip
+    listen = {
+        "id": "listen",
+        "type": "wait_for_event",
+        "event_type": "never",
+        "timeout": timeout,
+        "on_event": "done",
+        "on_timeout": "done",
+    }
     end = {"id": "done", "type": "end", "outcome": "done"}
     return {"name": f"Waits {timeout}", "start": "listen", "nodes": [listen, end]}
 

@@ -32,9 +32,12 @@ async def stack(journey_env: JourneyEnv, migrated_database_url: str) -> AsyncIte
     """A worker (every workflow and activity) on a fresh single-partition events topic, on
     SQLite and PostgreSQL; one user per step, so two changes take two steps."""
     async with ingest_stack(
-        journey_env, migrated_database_url, kafka_topic_partitions=1, segment_refresh_batch_size=1,
+        journey_env,
+        migrated_database_url,
+        kafka_topic_partitions=1,
+        segment_refresh_batch_size=1,
         segment_membership_ttl_seconds=3600,
-    ) as running:  # fmt: skip
+    ) as running:
         yield running
 
 
@@ -82,13 +85,19 @@ async def test_refresh_emits_entries_and_exits_and_keeps_the_cache(stack: Ingest
     assert first == SegmentRefreshResult(refreshed=1, entered=2, exited=0)
     events = read_all(stack.settings)
     assert [(m.key, m.value["type"], m.value["user_id"]) for m in events] == [
-        ("ann", "segment.entered", "ann"), ("bob", "segment.entered", "bob")]  # fmt: skip
+        ("ann", "segment.entered", "ann"),
+        ("bob", "segment.entered", "bob"),
+    ]
     # One user per step: ann in step 0, bob in step 1; ids a retry would publish again.
     assert [m.value["id"] for m in events] == [
-        refresh.event_id("segment.entered", segment_id=str(segment.id), user_id=user,
-                         event_key=f"{run_key}/{step}")
+        refresh.event_id(
+            "segment.entered",
+            segment_id=str(segment.id),
+            user_id=user,
+            event_key=f"{run_key}/{step}",
+        )
         for step, user in enumerate(("ann", "bob"))
-    ]  # fmt: skip
+    ]
     assert events[0].value["properties"] == {"segment_id": str(segment.id), "segment_name": "Pro"}
     rows = cache(stack, segment)
     assert [row.user_id for row in rows] == ["ann", "bob"]
@@ -100,7 +109,9 @@ async def test_refresh_emits_entries_and_exits_and_keeps_the_cache(stack: Ingest
     assert second == SegmentRefreshResult(refreshed=1, entered=1, exited=1)
     new = read_all(stack.settings)[len(events) :]
     assert sorted((m.value["type"], m.value["user_id"]) for m in new) == [
-        ("segment.entered", "cat"), ("segment.exited", "bob")]  # fmt: skip
+        ("segment.entered", "cat"),
+        ("segment.exited", "bob"),
+    ]
     renewed = cache(stack, segment)
     assert [row.user_id for row in renewed] == ["ann", "cat"]
     assert renewed[0].valid_until is not None and rows[0].valid_until is not None

@@ -33,25 +33,39 @@ def actions(runner: JourneyRunner) -> dict[str, Any]:
         "name": "throttled",
         "start": "mail",
         "nodes": [
-            {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "s",
-             "text": "t", "next": "hook"},
-            {"id": "hook", "type": "webhook", "url": runner.env.http_receiver.url("/h"),
-             "next": "mark"},
-            {"id": "mark", "type": "update_attributes",
-             "operations": [{"op": "set", "path": "done", "value": True}], "next": "fin"},
+            {
+                "id": "mail",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "s",
+                "text": "t",
+                "next": "hook",
+            },
+            {
+                "id": "hook",
+                "type": "webhook",
+                "url": runner.env.http_receiver.url("/h"),
+                "next": "mark",
+            },
+            {
+                "id": "mark",
+                "type": "update_attributes",
+                "operations": [{"op": "set", "path": "done", "value": True}],
+                "next": "fin",
+            },
             {"id": "fin", "type": "end"},
         ],
-    }  # fmt: skip
+    }
 
 
 def scheduled_queues(history: WorkflowHistory) -> dict[str, str]:
     """Activity type -> the task queue its task was scheduled on."""
-    return {
-        e.activity_task_scheduled_event_attributes.activity_type.name:
-            e.activity_task_scheduled_event_attributes.task_queue.name
+    scheduled = (
+        e.activity_task_scheduled_event_attributes
         for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
-    }  # fmt: skip
+    )
+    return {task.activity_type.name: task.task_queue.name for task in scheduled}
 
 
 async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunner) -> None:
@@ -88,10 +102,13 @@ async def test_the_starter_names_the_throttled_kinds(
     workflow_id = f"journey-test-queues-{'-'.join(throttled) or 'none'}"
     journey_runner.started.append(workflow_id)
     run_id, _ = await start_run(
-        journey_runner.client, task_queue=journey_runner.task_queue,
-        snapshot=snapshot(actions(journey_runner)), user_id="u1", workflow_id=workflow_id,
+        journey_runner.client,
+        task_queue=journey_runner.task_queue,
+        snapshot=snapshot(actions(journey_runner)),
+        user_id="u1",
+        workflow_id=workflow_id,
         throttled_actions=throttled,
-    )  # fmt: skip
+    )
     handle = journey_runner.client.get_workflow_handle(
         workflow_id, run_id=run_id, result_type=JourneyResult
     )

@@ -17,12 +17,17 @@ def counting(**extra: Any) -> dict[str, Any]:
         "name": "count visits",
         "start": "count",
         "nodes": [
-            {"id": "count", "type": "update_attributes", "next": "fin",
-             "operations": [{"op": "increment", "path": "visits"}], **extra},
+            {
+                "id": "count",
+                "type": "update_attributes",
+                "next": "fin",
+                "operations": [{"op": "increment", "path": "visits"}],
+                **extra,
+            },
             {"id": "fin", "type": "end"},
             {"id": "no_profile", "type": "end", "outcome": "no_profile"},
         ],
-    }  # fmt: skip
+    }
 
 
 async def test_without_permission_an_action_fails_with_unknown_user(

@@ -17,13 +17,23 @@ WAITING = {
     "name": "Waits for activation",
     "start": "to_activation",
     "nodes": [
-        {"id": "to_activation", "type": "lifecycle_transition", "stage": "Activation",
-         "next": "wait"},
-        {"id": "wait", "type": "wait_for_event", "event_type": "activated", "timeout": "P3D",
-         "on_event": "done", "on_timeout": "done"},
+        {
+            "id": "to_activation",
+            "type": "lifecycle_transition",
+            "stage": "Activation",
+            "next": "wait",
+        },
+        {
+            "id": "wait",
+            "type": "wait_for_event",
+            "event_type": "activated",
+            "timeout": "P3D",
+            "on_event": "done",
+            "on_timeout": "done",
+        },
         {"id": "done", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 async def current_details(handle: Any) -> str:

@@ -16,8 +16,13 @@ from tests.workflows.conftest import JourneyRunner
 
 
 def event(type_: str, **properties: Any) -> dict[str, Any]:
-    return {"id": f"e-{type_}", "type": type_, "user_id": "u1",
-            "timestamp": "2026-11-22T10:00:00Z", "properties": properties}  # fmt: skip
+    return {
+        "id": f"e-{type_}",
+        "type": type_,
+        "user_id": "u1",
+        "timestamp": "2026-11-22T10:00:00Z",
+        "properties": properties,
+    }
 
 
 def delay_then_wait(**wait: Any) -> dict[str, Any]:
@@ -27,12 +32,19 @@ def delay_then_wait(**wait: Any) -> dict[str, Any]:
         "start": "pause",
         "nodes": [
             {"id": "pause", "type": "delay", "duration": "PT1H", "next": "wait"},
-            {"id": "wait", "type": "wait_for_event", "event_type": "purchase", "timeout": "P3D",
-             "on_event": "bought", "on_timeout": "gave_up", **wait},
+            {
+                "id": "wait",
+                "type": "wait_for_event",
+                "event_type": "purchase",
+                "timeout": "P3D",
+                "on_event": "bought",
+                "on_timeout": "gave_up",
+                **wait,
+            },
             {"id": "bought", "type": "end", "outcome": "bought"},
             {"id": "gave_up", "type": "end", "outcome": "gave_up"},
         ],
-    }  # fmt: skip
+    }
 
 
 async def waiting_at(handle: WorkflowHandle[Any, Any], node_id: str) -> JourneyState:
@@ -63,9 +75,12 @@ async def test_an_event_before_the_wait_began_satisfies_it(skipping_runner: Jour
 
 async def test_correlation_condition_selects_the_event(skipping_runner: JourneyRunner) -> None:
     document = delay_then_wait(
-        match={"field": "event.properties.cart_id", "op": "eq",
-               "value": {"ref": "vars.entry.properties.cart_id"}}
-    )  # fmt: skip
+        match={
+            "field": "event.properties.cart_id",
+            "op": "eq",
+            "value": {"ref": "vars.entry.properties.cart_id"},
+        }
+    )
     handle = await skipping_runner.start(document, entry_event=event("cart", cart_id="c1"))
     # Distinct ids: a run ignores an event id it has already received.
     await handle.signal("event", {**event("purchase", cart_id="other"), "id": "e-other"})
@@ -102,11 +117,15 @@ async def test_delay_until_a_user_timestamp(skipping_runner: JourneyRunner) -> N
         "name": "Until trial end",
         "start": "until_end",
         "nodes": [
-            {"id": "until_end", "type": "delay", "until_field": "user.attributes.trial_ends_at",
-             "next": "done"},
+            {
+                "id": "until_end",
+                "type": "delay",
+                "until_field": "user.attributes.trial_ends_at",
+                "next": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
     result = await skipping_runner.run(document)
     step = result.step_log[0]
     assert step.finished_at is not None
@@ -119,12 +138,19 @@ async def test_delay_until_the_next_allowed_local_time(skipping_runner: JourneyR
         "name": "At 9 Tokyo time on a Monday",
         "start": "at_nine",
         "nodes": [
-            {"id": "at_nine", "type": "delay", "until_time": {
-                "hour": 9, "weekdays": ["mon"], "timezone_field": "user.attributes.timezone"},
-             "next": "done"},
+            {
+                "id": "at_nine",
+                "type": "delay",
+                "until_time": {
+                    "hour": 9,
+                    "weekdays": ["mon"],
+                    "timezone_field": "user.attributes.timezone",
+                },
+                "next": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
     result = await skipping_runner.run(document)
     woke = result.step_log[0].finished_at
     assert woke is not None

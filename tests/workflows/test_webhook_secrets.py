@@ -64,15 +64,22 @@ async def test_secrets_reach_the_receiver_but_not_the_history(
         "name": "Signed CRM sync",
         "start": "crm",
         "nodes": [
-            {"id": "crm", "type": "webhook", "url": receiver.url("/crm"),
-             "headers": {"Authorization": {"secret": "crm_token"},
-                         "X-Plan": "{{ user.attributes.plan }}"},
-             "signing_secret": "signing",
-             "body": {"user": "{{ user.id }}"},
-             "save_as": "crm", "next": "done"},
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": receiver.url("/crm"),
+                "headers": {
+                    "Authorization": {"secret": "crm_token"},
+                    "X-Plan": "{{ user.attributes.plan }}",
+                },
+                "signing_secret": "signing",
+                "body": {"user": "{{ user.id }}"},
+                "save_as": "crm",
+                "next": "done",
+            },
             {"id": "done", "type": "end", "outcome": "synced"},
         ],
-    }  # fmt: skip
+    }
 
     handle = await secret_runner.start(document)
     result = await handle.result()

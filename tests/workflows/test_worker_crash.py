@@ -33,18 +33,41 @@ def crash_journey(crm_url: str) -> dict[str, Any]:
         "name": "Survives a worker crash",
         "start": "welcome",
         "nodes": [
-            {"id": "welcome", "type": "email", "to": "{{ user.email }}", "subject": "Welcome",
-             "text": "Hello", "next": "crm"},
-            {"id": "crm", "type": "webhook", "url": crm_url, "body": {"user": "{{ user.id }}"},
-             "timeout": "PT3S", "retry": {"initial_interval": "PT1S"}, "next": "wait"},
-            {"id": "wait", "type": "wait_for_event", "event_type": "activated", "timeout": "P1D",
-             "on_event": "mark", "on_timeout": "gave_up"},
-            {"id": "mark", "type": "update_attributes",
-             "operations": [{"op": "set", "path": "survived", "value": True}], "next": "done"},
+            {
+                "id": "welcome",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Welcome",
+                "text": "Hello",
+                "next": "crm",
+            },
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": crm_url,
+                "body": {"user": "{{ user.id }}"},
+                "timeout": "PT3S",
+                "retry": {"initial_interval": "PT1S"},
+                "next": "wait",
+            },
+            {
+                "id": "wait",
+                "type": "wait_for_event",
+                "event_type": "activated",
+                "timeout": "P1D",
+                "on_event": "mark",
+                "on_timeout": "gave_up",
+            },
+            {
+                "id": "mark",
+                "type": "update_attributes",
+                "operations": [{"op": "set", "path": "survived", "value": True}],
+                "next": "done",
+            },
             {"id": "done", "type": "end", "outcome": "finished"},
             {"id": "gave_up", "type": "end", "outcome": "gave_up"},
         ],
-    }  # fmt: skip
+    }
 
 
 async def test_a_killed_worker_is_replaced_and_each_step_runs_once(

@@ -10,10 +10,16 @@ from pathlib import Path
 
 # Environment variables tansu reads as option defaults: a shell that sets them must not change
 # a broker Journey starts.
-TANSU_ENV_VARS = frozenset({
-    "CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
-    "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT",
-})  # fmt: skip
+TANSU_ENV_VARS = frozenset(
+    {
+        "CLUSTER_ID",
+        "LISTENER_URL",
+        "ADVERTISED_LISTENER_URL",
+        "STORAGE_ENGINE",
+        "SCHEMA_REGISTRY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    }
+)
 
 
 class BinaryNotFound(RuntimeError):
@@ -75,10 +81,17 @@ def tansu_command(
     """argv of a tansu broker on `listener` ("tcp://host:port") with in-memory storage: topics,
     offsets and groups live as long as the process. It stops on SIGINT; it ignores SIGTERM."""
     return [
-        tansu_path(binary), "broker", "--cluster-id", cluster_id,
-        "--listener-url", listener, "--advertised-listener-url", advertised or listener,
-        "--storage-engine", "memory://tansu/",
-    ]  # fmt: skip
+        tansu_path(binary),
+        "broker",
+        "--cluster-id",
+        cluster_id,
+        "--listener-url",
+        listener,
+        "--advertised-listener-url",
+        advertised or listener,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
 
 
 def tansu_environment() -> dict[str, str]:

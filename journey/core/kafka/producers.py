@@ -159,8 +159,10 @@ class ProducerHolder:
                 self._probing = False
         log.warning(
             "replaced the Kafka producer after %s failed produce(s)%s: %s",
-            slot.failures, " (fatal error)" if fatal else "", slot.fatal or error,
-        )  # fmt: skip
+            slot.failures,
+            " (fatal error)" if fatal else "",
+            slot.fatal or error,
+        )
         if self._on_replace is not None:
             self._on_replace(self.get())
         if self._retire_grace > 0:

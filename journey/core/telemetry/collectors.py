@@ -88,9 +88,10 @@ class DatabaseCollector(Collector):
 
     def _runs(self, session: Session) -> list[Metric]:
         rows = session.exec(
-            select(WorkflowExecution.workflow_id, WorkflowExecution.status, func.count())
-            .group_by(col(WorkflowExecution.workflow_id), col(WorkflowExecution.status))
-        ).all()  # fmt: skip
+            select(WorkflowExecution.workflow_id, WorkflowExecution.status, func.count()).group_by(
+                col(WorkflowExecution.workflow_id), col(WorkflowExecution.status)
+            )
+        ).all()
         names = _names(session, Workflow, {journey for journey, _, _ in rows})
         labels = ["journey_id", "journey"]
         started = CounterMetricFamily(
@@ -122,25 +123,27 @@ class DatabaseCollector(Collector):
             labels=["type", "outcome"],
         )
         delivered = session.exec(
-            select(Delivery.kind, Delivery.outcome, func.count())
-            .group_by(col(Delivery.kind), col(Delivery.outcome))
-        ).all()  # fmt: skip
+            select(Delivery.kind, Delivery.outcome, func.count()).group_by(
+                col(Delivery.kind), col(Delivery.outcome)
+            )
+        ).all()
         for kind, outcome, count in delivered:
             family.add_metric([kind, outcome], count)
         failed = session.exec(
             select(WorkflowExecutionNode.node_type, func.sum(WorkflowExecutionNode.failed))
             .where(col(WorkflowExecutionNode.node_type).in_(DELIVERY_KINDS))
             .group_by(col(WorkflowExecutionNode.node_type))
-        ).all()  # fmt: skip
+        ).all()
         for kind, count in failed:
             family.add_metric([kind, "failed"], count or 0)
         return family
 
     def _triggers(self, session: Session) -> list[Metric]:
         rows = session.exec(
-            select(TriggerExecution.trigger_id, TriggerExecution.decision, func.count())
-            .group_by(col(TriggerExecution.trigger_id), col(TriggerExecution.decision))
-        ).all()  # fmt: skip
+            select(TriggerExecution.trigger_id, TriggerExecution.decision, func.count()).group_by(
+                col(TriggerExecution.trigger_id), col(TriggerExecution.decision)
+            )
+        ).all()
         names = _names(session, Trigger, {trigger for trigger, _, _ in rows})
         labels = ["trigger_id", "trigger"]
         decisions = CounterMetricFamily(

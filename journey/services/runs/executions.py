@@ -97,11 +97,16 @@ def reserve(
     """Insert the `pending` row of a start, or return the row an earlier start with the same
     key made (the caller compares its `request_fingerprint`). The unique index
     (workflow_id, idempotency_key) decides races. -> (row, new)"""
-    row = WorkflowExecution(**pending_values(
-        journey=journey, user_id=user_id, temporal_workflow_id=temporal_workflow_id,
-        idempotency_key=idempotency_key, variables=variables,
-        request_fingerprint=request_fingerprint,
-    ))  # fmt: skip
+    row = WorkflowExecution(
+        **pending_values(
+            journey=journey,
+            user_id=user_id,
+            temporal_workflow_id=temporal_workflow_id,
+            idempotency_key=idempotency_key,
+            variables=variables,
+            request_fingerprint=request_fingerprint,
+        )
+    )
     session.add(row)
     try:
         session.commit()

@@ -46,10 +46,13 @@ async def start_run(
     eagerly (workflows/task_queues.py).
     """
     request = JourneyInput(
-        journey=snapshot, user_id=user_id, entry_event=entry_event,
-        variables=variables or {}, create_profile=create_profile,
+        journey=snapshot,
+        user_id=user_id,
+        entry_event=entry_event,
+        variables=variables or {},
+        create_profile=create_profile,
         throttled_actions=throttled_actions,
-    )  # fmt: skip
+    )
     attributes = start_attributes(snapshot.journey_id, snapshot.version, user_id)
     try:
         try:

@@ -76,7 +76,11 @@ def why_not(
     if condition is not None:
         for failure in explain(condition, segment_context(user)):
             failures.append(
-                Failure(path=f"/conditions{failure.path}", reason=failure.reason,
-                        field=failure.field, op=failure.op)
-            )  # fmt: skip
+                Failure(
+                    path=f"/conditions{failure.path}",
+                    reason=failure.reason,
+                    field=failure.field,
+                    op=failure.op,
+                )
+            )
     return failures

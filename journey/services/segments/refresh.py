@@ -162,9 +162,14 @@ def segment_events(
                 kind, segment_id=str(segment.id), user_id=user_id, event_key=event_key
             )
             events.append(
-                EventEnvelope(id=identifier, type=kind, user_id=user_id, timestamp=timestamp,
-                              properties=properties)
-            )  # fmt: skip
+                EventEnvelope(
+                    id=identifier,
+                    type=kind,
+                    user_id=user_id,
+                    timestamp=timestamp,
+                    properties=properties,
+                )
+            )
     return events
 
 

@@ -74,9 +74,12 @@ def condition_problems(condition: AllOf | AnyOf | NotOf | Leaf) -> list[Problem]
     for path, node, depth in _nodes(condition, "", 0):
         if depth > MAX_DEPTH:
             problems.append(
-                Problem(path=path, code="condition_too_deep",
-                        message=f"conditions nest at most {MAX_DEPTH} levels")
-            )  # fmt: skip
+                Problem(
+                    path=path,
+                    code="condition_too_deep",
+                    message=f"conditions nest at most {MAX_DEPTH} levels",
+                )
+            )
             break
         if not isinstance(node, Leaf):
             continue
@@ -93,9 +96,12 @@ def condition_problems(condition: AllOf | AnyOf | NotOf | Leaf) -> list[Problem]
                     problems.append(problem)
     if literals > MAX_LITERALS:
         problems.append(
-            Problem(path="", code="condition_too_large",
-                    message=f"{literals} literal values; a segment allows at most {MAX_LITERALS}")
-        )  # fmt: skip
+            Problem(
+                path="",
+                code="condition_too_large",
+                message=f"{literals} literal values; a segment allows at most {MAX_LITERALS}",
+            )
+        )
     return problems
 
 

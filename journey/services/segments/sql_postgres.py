@@ -45,8 +45,14 @@ from journey.services.segments.sql import (
     field_parts,
 )
 
-_TYPES = {"null": "null", "bool": "boolean", "number": "number", "string": "string",
-          "array": "array", "object": "object"}  # fmt: skip
+_TYPES = {
+    "null": "null",
+    "bool": "boolean",
+    "number": "number",
+    "string": "string",
+    "array": "array",
+    "object": "object",
+}
 # to_char pattern of `user.created_at`; see journey/services/segments/profile.py:created_at_text.
 CREATED_AT_PATTERN = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
 

@@ -32,8 +32,14 @@ from journey.services.segments.sql import (
     field_parts,
 )
 
-_TYPES = {"null": ("null",), "bool": ("true", "false"), "number": ("integer", "real"),
-          "string": ("text",), "array": ("array",), "object": ("object",)}  # fmt: skip
+_TYPES = {
+    "null": ("null",),
+    "bool": ("true", "false"),
+    "number": ("integer", "real"),
+    "string": ("text",),
+    "array": ("array",),
+    "object": ("object",),
+}
 _CONTAINERS = ("array", "object")
 
 

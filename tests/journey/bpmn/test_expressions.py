@@ -39,8 +39,12 @@ TRANSLATIONS: list[tuple[str, Any]] = [
     ('"beta" not in user.tags', {"not": {"field": "user.tags", "op": "contains", "value": "beta"}}),
     (
         "1 < user.a < 5",
-        {"all": [{"field": "user.a", "op": "gt", "value": 1},
-                 {"field": "user.a", "op": "lt", "value": 5}]},
+        {
+            "all": [
+                {"field": "user.a", "op": "gt", "value": 1},
+                {"field": "user.a", "op": "lt", "value": 5},
+            ]
+        },
     ),
     (
         "exists(user.a) and (user.b == 1 or not user.c == 2)",
@@ -58,7 +62,7 @@ TRANSLATIONS: list[tuple[str, Any]] = [
     ),
     ('user.m == {"a": [1, false]}', {"field": "user.m", "op": "eq", "value": {"a": [1, False]}}),
     ('{"field": "user.a", "op": "exists"}', {"field": "user.a", "op": "exists"}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), TRANSLATIONS)

@@ -67,17 +67,23 @@ def test_lifecycle_alone_on_a_task_or_throw_event_is_the_transition() -> None:
 def test_lifecycle_on_events_happens_at_that_point() -> None:
     stage = _process_extensions('<xflow:Lifecycle stage="{}"/>')
     body = (
-        '<bpmn:startEvent id="start">' + stage.format("Acquisition") + "</bpmn:startEvent>"
-        + '<bpmn:receiveTask id="wait" messageRef="m_act">' + stage.format("Activation")
+        '<bpmn:startEvent id="start">'
+        + stage.format("Acquisition")
+        + "</bpmn:startEvent>"
+        + '<bpmn:receiveTask id="wait" messageRef="m_act">'
+        + stage.format("Activation")
         + "</bpmn:receiveTask>"
-        + '<bpmn:boundaryEvent id="late" attachedToRef="wait">' + stage.format("Retention")
+        + '<bpmn:boundaryEvent id="late" attachedToRef="wait">'
+        + stage.format("Retention")
         + "<bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration>"
         "</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
-        + '<bpmn:endEvent id="done">' + stage.format("Revenue") + "</bpmn:endEvent>"
+        + '<bpmn:endEvent id="done">'
+        + stage.format("Revenue")
+        + "</bpmn:endEvent>"
         + '<bpmn:endEvent id="gone"/>'
         + chain("start", "wait", "done")
         + chain("late", "gone")
-    )  # fmt: skip
+    )
     journey = mapped(body, definitions=MESSAGES)
     nodes = {node["id"]: node for node in journey["nodes"]}
     # Start: the transition runs first.
@@ -165,12 +171,15 @@ def test_extension_misuse_is_reported_per_element() -> None:
 
     body = (
         START
-        + '<bpmn:serviceTask id="typo">' + ext('<xflow:Acton type="email"/>')
+        + '<bpmn:serviceTask id="typo">'
+        + ext('<xflow:Acton type="email"/>')
         + "</bpmn:serviceTask>"
         + '<bpmn:serviceTask id="twice" xflow:action="email">'
-        + ext('<xflow:Action type="webhook"/>') + "</bpmn:serviceTask>"
+        + ext('<xflow:Action type="webhook"/>')
+        + "</bpmn:serviceTask>"
         + '<bpmn:serviceTask id="dup" xflow:action="email" xflow:to="x">'
-        + ext('<xflow:Parameter name="to">y</xflow:Parameter>') + "</bpmn:serviceTask>"
+        + ext('<xflow:Parameter name="to">y</xflow:Parameter>')
+        + "</bpmn:serviceTask>"
         + '<bpmn:serviceTask id="badjson" xflow:action="webhook">'
         + ext('<xflow:Parameter name="body" type="json">{nope</xflow:Parameter>')
         + "</bpmn:serviceTask>"
@@ -180,14 +189,17 @@ def test_extension_misuse_is_reported_per_element() -> None:
         + '<bpmn:serviceTask id="badcond" xflow:action="webhook">'
         + ext('<xflow:Parameter name="x" type="condition">user.a +</xflow:Parameter>')
         + "</bpmn:serviceTask>"
-        + '<bpmn:serviceTask id="nostage">' + ext("<xflow:Lifecycle/>") + "</bpmn:serviceTask>"
+        + '<bpmn:serviceTask id="nostage">'
+        + ext("<xflow:Lifecycle/>")
+        + "</bpmn:serviceTask>"
         + '<bpmn:serviceTask id="noname" xflow:action="email">'
-        + ext("<xflow:Parameter>x</xflow:Parameter>") + "</bpmn:serviceTask>"
+        + ext("<xflow:Parameter>x</xflow:Parameter>")
+        + "</bpmn:serviceTask>"
         + '<bpmn:serviceTask id="structural" xflow:action="email" xflow:next="done"/>'
         + END
         + chain("start", "typo", "twice", "dup", "badjson", "badtype", "badcond", "nostage")
         + chain("nostage", "noname", "structural", "done")
-    )  # fmt: skip
+    )
     assert {
         ("typo", "unknown_extension"),
         ("twice", "conflicting_action"),

@@ -563,8 +563,14 @@ STRUCTURE = [
         START
         + '<bpmn:exclusiveGateway id="ab"/><bpmn:endEvent id="a"/><bpmn:endEvent id="b"/>'
         + flow("f0", "start", "ab")
-        + flow("f1", "ab", "a", "<bpmn:conditionExpression>exists(user.a)"
-               "</bpmn:conditionExpression>", name="one", **WEIGHTED)
+        + flow(
+            "f1",
+            "ab",
+            "a",
+            "<bpmn:conditionExpression>exists(user.a)</bpmn:conditionExpression>",
+            name="one",
+            **WEIGHTED,
+        )
         + flow("f2", "ab", "b", name="two", **WEIGHTED),
         ("f1", "variant_with_condition"),
         id="variant with condition",
@@ -607,7 +613,7 @@ STRUCTURE = [
         ("got", "shared_catch_event"),
         id="catch event shared with another path",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("body", "expected"), STRUCTURE)

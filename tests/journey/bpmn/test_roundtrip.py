@@ -44,14 +44,24 @@ LOOP = {
     "name": "Nag until active",
     "start": "check",
     "nodes": [
-        {"id": "check", "type": "condition", "branches": [{"when": ACTIVE, "next": "ok"}],
-         "default": "nag"},
-        {"id": "nag", "type": "email", "to": "{{ user.email }}", "subject": "?", "text": "Back?",
-         "next": "pause"},
+        {
+            "id": "check",
+            "type": "condition",
+            "branches": [{"when": ACTIVE, "next": "ok"}],
+            "default": "nag",
+        },
+        {
+            "id": "nag",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "?",
+            "text": "Back?",
+            "next": "pause",
+        },
         {"id": "pause", "type": "delay", "duration": "P1D", "next": "check", "max_iterations": 5},
         {"id": "ok", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 def _document(data: dict[str, Any]) -> JourneyDocument:

@@ -50,9 +50,13 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 
 def run_journey(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*JOURNEY, *args], env=env, cwd=REPO, capture_output=True, text=True,
+        [*JOURNEY, *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         timeout=HANG_GUARD_SECONDS,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -127,9 +131,13 @@ async def _wait_for_banner(process: asyncio.subprocess.Process) -> str:
 
 async def _start_dev(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *JOURNEY, "dev", env=env, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        *JOURNEY,
+        "dev",
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
@@ -151,9 +159,11 @@ async def test_sigint_stops_everything_and_a_restart_keeps_the_data(
         assert f"✓ {component}" in banner
     client = await connect_client(settings)
     handle = await client.start_workflow(
-        "journey.StackCheck", {"check_id": "restart-proof"},
-        id="restart-proof", task_queue=settings.temporal_task_queue,
-    )  # fmt: skip
+        "journey.StackCheck",
+        {"check_id": "restart-proof"},
+        id="restart-proof",
+        task_queue=settings.temporal_task_queue,
+    )
     await handle.result()
 
     first.send_signal(signal.SIGINT)
@@ -216,9 +226,11 @@ async def test_with_payload_keys_the_dev_ui_decrypts_through_the_gateway(
         await asyncio.wait_for(_wait_for_banner(process), HANG_GUARD_SECONDS)
         client = await connect_client(settings)  # encrypting, like the stack's own processes
         handle = await client.start_workflow(
-            "journey.StackCheck", {"check_id": "secret-check-id"},
-            id="encrypted-check", task_queue=settings.temporal_task_queue,
-        )  # fmt: skip
+            "journey.StackCheck",
+            {"check_id": "secret-check-id"},
+            id="encrypted-check",
+            task_queue=settings.temporal_task_queue,
+        )
         await handle.result()
         started = (await handle.fetch_history()).events[0]
         [payload] = started.workflow_execution_started_event_attributes.input.payloads

@@ -62,16 +62,18 @@ class IngestStack:
         result = validate_journey(document or END_ONLY)
         assert result.document is not None, result.problems
         with self.sessions() as session:
-            row = create_workflow(session, document=result.document, created_by="test",
-                                  status=status)  # fmt: skip
+            row = create_workflow(
+                session, document=result.document, created_by="test", status=status
+            )
             return str(row.id)
 
     def trigger(self, journey_id: str, **rule: Any) -> str:
         rule.setdefault("event_type", "signup")
         columns = rule_columns(TriggerRule.model_validate(rule))
         with self.sessions() as session:
-            row = Trigger(name=f"t-{uuid.uuid4().hex[:6]}", workflow_id=uuid.UUID(journey_id),
-                          **columns)  # fmt: skip
+            row = Trigger(
+                name=f"t-{uuid.uuid4().hex[:6]}", workflow_id=uuid.UUID(journey_id), **columns
+            )
             session.add(row)
             session.commit()
             return str(row.id)
@@ -90,8 +92,9 @@ class IngestStack:
                 value, message_key = event.model_dump_json().encode(), event.user_id.encode()
             else:
                 value, message_key = event, key or b"poison"
-            producer.produce(self.settings.kafka_events_topic, value, key=message_key,
-                             on_delivery=self.delivered)  # fmt: skip
+            producer.produce(
+                self.settings.kafka_events_topic, value, key=message_key, on_delivery=self.delivered
+            )
         assert producer.flush(30) == 0
 
     def delivered(self, error: KafkaError | None, message: Message) -> None:
@@ -152,9 +155,13 @@ class IngestStack:
         Read by a consumer that shares the group id but never subscribes: joining the group
         would rebalance the consumer under test."""
         topic = self.settings.kafka_events_topic
-        probe = Consumer({"bootstrap.servers": self.settings.resolved_kafka_bootstrap,
-                          "group.id": self.settings.kafka_consumer_group,
-                          "enable.auto.commit": False})  # fmt: skip
+        probe = Consumer(
+            {
+                "bootstrap.servers": self.settings.resolved_kafka_bootstrap,
+                "group.id": self.settings.kafka_consumer_group,
+                "enable.auto.commit": False,
+            }
+        )
         try:
             partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
             committed = probe.committed([TopicPartition(topic, p) for p in partitions], timeout=10)

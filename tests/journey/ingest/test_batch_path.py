@@ -31,8 +31,9 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def order(user: str, order_id: str, **properties: object) -> EventEnvelope:
-    return EventEnvelope(type="order.placed", user_id=user,
-                         properties={"order": order_id, **properties})  # fmt: skip
+    return EventEnvelope(
+        type="order.placed", user_id=user, properties={"order": order_id, **properties}
+    )
 
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -58,8 +59,12 @@ async def test_the_batch_leaves_out_what_depends_on_another_first_event(
     stack: IngestStack,
 ) -> None:
     ingest = stack
-    trigger = ingest.trigger(ingest.journey(), event_type="order.placed", create_profile=True,
-                             dedupe_key="event.properties.order")  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(),
+        event_type="order.placed",
+        create_profile=True,
+        dedupe_key="event.properties.order",
+    )
     firsts = [order(f"u{i}", f"o{i}", email=f"u{i}@example.com") for i in range(4)]
     again = order("u0", "o-other")  # u0 again: after its first event, one at a time
     other = order("v1", "o1")  # u1's order from another user: must see u1's decision
@@ -80,8 +85,12 @@ async def test_the_batch_leaves_out_what_depends_on_another_first_event(
 
 async def test_decisions_recorded_before_are_respected(stack: IngestStack) -> None:
     ingest = stack
-    trigger = ingest.trigger(ingest.journey(), event_type="order.placed", create_profile=True,
-                             dedupe_key="event.properties.order")  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(),
+        event_type="order.placed",
+        create_profile=True,
+        dedupe_key="event.properties.order",
+    )
     earlier = order("u1", "o1")
     plan_together(ingest, [earlier, order("u2", "o2")])
     later = [order("v1", "o1"), order("v2", "o9")]  # o1 started from another event before
@@ -96,8 +105,12 @@ async def test_decisions_recorded_before_are_respected(stack: IngestStack) -> No
 
 async def test_shared_users_and_dedupe_values_end_as_one_at_a_time(stack: IngestStack) -> None:
     ingest = stack
-    trigger = ingest.trigger(ingest.journey(), event_type="order.placed", create_profile=True,
-                             dedupe_key="event.properties.order")  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(),
+        event_type="order.placed",
+        create_profile=True,
+        dedupe_key="event.properties.order",
+    )
     firsts = [order(f"u{i}", f"o{i}") for i in range(12)]
     again = order("u0", "o0")  # the same user and order: a duplicate start
     other = order("v1", "o1")  # another user, u1's order: the dedupe value started already
@@ -127,8 +140,9 @@ async def test_shared_users_and_dedupe_values_end_as_one_at_a_time(stack: Ingest
 
 async def test_an_event_reaches_the_open_runs_of_its_user(ingest: IngestStack) -> None:
     journey = ingest.journey(json.loads((EXAMPLES / "abandoned_cart.json").read_text()))
-    trigger = ingest.trigger(journey, event_type="cart.abandoned",
-                             dedupe_key="event.properties.cart_id")  # fmt: skip
+    trigger = ingest.trigger(
+        journey, event_type="cart.abandoned", dedupe_key="event.properties.cart_id"
+    )
     users = [f"c{i}" for i in range(6)]
     for user in users:
         ingest.user(user, email=f"{user}@example.com")
@@ -142,10 +156,14 @@ async def test_an_event_reaches_the_open_runs_of_its_user(ingest: IngestStack) -
     runs = {row.user_id: row.temporal_workflow_id for row in ingest.decisions(trigger)}
     assert set(runs) == set(users)
     # Now every user's purchase, in one batch again: each wakes that user's waiting run.
-    ingest.produce([
-        EventEnvelope(type="order.completed", user_id=user, properties={"cart_id": f"cart-{user}"})
-        for user in users
-    ])  # fmt: skip
+    ingest.produce(
+        [
+            EventEnvelope(
+                type="order.completed", user_id=user, properties={"cart_id": f"cart-{user}"}
+            )
+            for user in users
+        ]
+    )
     async with ingest.consumer() as consumer:
         await ingest.handled(consumer, 6)
     assert consumer.tally.together >= 2 and consumer.tally.signalled == 6
@@ -160,8 +178,9 @@ async def test_if_not_running_triggers_wait_for_temporal_outside_the_batch_path(
     ingest_starts: IngestStack,
 ) -> None:
     ingest = ingest_starts
-    trigger = ingest.trigger(ingest.journey(), event_type="order.placed", create_profile=True,
-                             reentry="if_not_running")  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(), event_type="order.placed", create_profile=True, reentry="if_not_running"
+    )
     sent = [order(f"w{i}", f"x{i}") for i in range(5)]
     ingest.produce(sent)
     async with ingest.consumer() as consumer:

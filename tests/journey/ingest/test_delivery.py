@@ -112,9 +112,13 @@ async def test_two_consumers_share_the_partitions_through_a_rebalance(
     await ingest.wait_for(lambda: "assigned" in ingest_processes.stderr_of(one), "assignment")
     ingest.produce(distinct[:200])
     two = await ingest_processes.start()  # joins mid-stream: the group rebalances
-    await ingest.wait_for(lambda: "assigned [" in ingest_processes.stderr_of(two)
-                          and not ingest_processes.stderr_of(two).endswith("assigned []\n"),
-                          "partitions for the second consumer")  # fmt: skip
+    await ingest.wait_for(
+        lambda: (
+            "assigned [" in ingest_processes.stderr_of(two)
+            and not ingest_processes.stderr_of(two).endswith("assigned []\n")
+        ),
+        "partitions for the second consumer",
+    )
     ingest.produce(distinct[200:])
     await ingest.wait_for(
         lambda: ingest.count(TriggerExecution) == len(distinct), "every event decided"

@@ -54,24 +54,32 @@ POISON: list[tuple[bytes, bytes | None, str]] = [
     # json.loads raises RecursionError and a plain ValueError for these, not JSONDecodeError.
     (b"deep-nesting", b"[" * 3000 + b"]" * 3000, "not_json"),
     (b"huge-number", b'{"type": "signup", "user_id": "n", "n": ' + b"9" * 5000 + b"}", "not_json"),
-    (b"oversized", envelope_json(type="signup", user_id="big", properties={"pad": "x" * MAX_BYTES}),
-     "oversized"),
+    (
+        b"oversized",
+        envelope_json(type="signup", user_id="big", properties={"pad": "x" * MAX_BYTES}),
+        "oversized",
+    ),
     (b"missing-type", envelope_json(user_id="ada"), "invalid_envelope"),
     (b"missing-user", envelope_json(type="signup"), "invalid_envelope"),
     (b"numeric-user", envelope_json(type="signup", user_id=42), "invalid_envelope"),
     # Workflow ids map a NUL to `_`: "ada\x00" would share its runs' ids with "ada_".
     (b"nul-in-user", envelope_json(type="signup", user_id="ada\x00"), "invalid_envelope"),
-    (b"list-properties", envelope_json(type="signup", user_id="ada", properties=["pro"]),
-     "invalid_envelope"),
+    (
+        b"list-properties",
+        envelope_json(type="signup", user_id="ada", properties=["pro"]),
+        "invalid_envelope",
+    ),
     (b"bad-type-pattern", envelope_json(type="sign up!", user_id="ada"), "invalid_envelope"),
-    (b"bad-timestamp", envelope_json(type="signup", user_id="ada", timestamp="yesterday"),
-     "invalid_envelope"),
-    (b"unknown-field", envelope_json(type="signup", user_id="ada", plan="pro"),
-     "invalid_envelope"),
+    (
+        b"bad-timestamp",
+        envelope_json(type="signup", user_id="ada", timestamp="yesterday"),
+        "invalid_envelope",
+    ),
+    (b"unknown-field", envelope_json(type="signup", user_id="ada", plan="pro"), "invalid_envelope"),
     (b"null-id", envelope_json(id=None, type="signup", user_id="ada"), "invalid_envelope"),
     (b"json-array", b'[{"type": "signup", "user_id": "ada"}]', "invalid_envelope"),
     (b"json-string", b'"signup"', "invalid_envelope"),
-]  # fmt: skip
+]
 
 ORIGINAL_HEADER = ("trace-id", b"abc-123")
 
@@ -100,18 +108,27 @@ def produce_raw(
     def delivered(error: KafkaError | None, message: Message) -> None:
         ingest.delivered(error, message)
         sent.append(
-            Sent(message.key() or b"", message.value(), message.partition() or 0,
-                 message.offset() or 0, message.timestamp()[1])
-        )  # fmt: skip
+            Sent(
+                message.key() or b"",
+                message.value(),
+                message.partition() or 0,
+                message.offset() or 0,
+                message.timestamp()[1],
+            )
+        )
 
     for key, value in messages:
         extra: dict[str, Any] = {"timestamp": timestamp} if timestamp else {}
         if partition is not None:
             extra["partition"] = partition
         producer.produce(
-            settings.kafka_events_topic, value, key=key, headers=[ORIGINAL_HEADER],
-            on_delivery=delivered, **extra,
-        )  # fmt: skip
+            settings.kafka_events_topic,
+            value,
+            key=key,
+            headers=[ORIGINAL_HEADER],
+            on_delivery=delivered,
+            **extra,
+        )
     assert producer.flush(30) == 0
     return sent
 
@@ -121,9 +138,12 @@ def read_dead_letters(settings: Settings, count: int, seconds: float = 60.0) -> 
     (no group join)."""
     topic = settings.kafka_dead_letter_topic
     reader = Consumer(
-        {"bootstrap.servers": settings.resolved_kafka_bootstrap,
-         "group.id": f"dlq-reader-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )  # fmt: skip
+        {
+            "bootstrap.servers": settings.resolved_kafka_bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -141,8 +161,9 @@ def read_dead_letters(settings: Settings, count: int, seconds: float = 60.0) -> 
 def headers_of(message: Message) -> dict[str, bytes]:
     headers = message.headers() or []
     pairs = headers.items() if isinstance(headers, dict) else headers
-    return {name: value.encode() if isinstance(value, str) else value or b""
-            for name, value in pairs}  # fmt: skip
+    return {
+        name: value.encode() if isinstance(value, str) else value or b"" for name, value in pairs
+    }
 
 
 # ---- on the broker --------------------------------------------------------------------------
@@ -206,8 +227,12 @@ async def test_a_message_too_large_for_the_dead_letter_topic_keeps_its_evidence(
 ) -> None:
     # Over the dead-letter producer's 1,000,000-byte limit but accepted by the broker.
     huge = envelope_json(type="signup", user_id="huge", properties={"pad": "x" * 1_020_000})
-    producer = Producer({"bootstrap.servers": ingest.settings.resolved_kafka_bootstrap,
-                         "message.max.bytes": 2_000_000})  # fmt: skip
+    producer = Producer(
+        {
+            "bootstrap.servers": ingest.settings.resolved_kafka_bootstrap,
+            "message.max.bytes": 2_000_000,
+        }
+    )
     producer.produce(ingest.settings.kafka_events_topic, huge, key=b"huge")
     assert producer.flush(30) == 0
     after = EventEnvelope(type="signup", user_id="after-huge")

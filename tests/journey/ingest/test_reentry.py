@@ -15,11 +15,17 @@ UNTIL_FINISHED: dict[str, Any] = {
     "name": "until finished",
     "start": "wait",
     "nodes": [
-        {"id": "wait", "type": "wait_for_event", "event_type": "finish", "timeout": "P1D",
-         "on_event": "done", "on_timeout": "done"},
+        {
+            "id": "wait",
+            "type": "wait_for_event",
+            "event_type": "finish",
+            "timeout": "P1D",
+            "on_event": "done",
+            "on_timeout": "done",
+        },
         {"id": "done", "type": "end"},
     ],
-}  # fmt: skip
+}
 
 
 def signup(user: str, at: datetime, **properties: Any) -> EventEnvelope:
@@ -37,10 +43,14 @@ async def run_events(ingest: IngestStack, events: list[EventEnvelope]) -> None:
 
 
 async def test_always_starts_a_run_per_dedupe_value(ingest: IngestStack) -> None:
-    trigger = ingest.trigger(ingest.journey(), reentry="always",
-                             dedupe_key="event.properties.order", create_profile=True)  # fmt: skip
-    events = [signup("u1", T0, order="A"), signup("u1", T0 + timedelta(minutes=1), order="B"),
-              signup("u1", T0 + timedelta(minutes=2), order="A")]  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(), reentry="always", dedupe_key="event.properties.order", create_profile=True
+    )
+    events = [
+        signup("u1", T0, order="A"),
+        signup("u1", T0 + timedelta(minutes=1), order="B"),
+        signup("u1", T0 + timedelta(minutes=2), order="A"),
+    ]
     await run_events(ingest, events)
     assert outcomes(ingest, trigger) == ["started", "started", "skipped"]
     assert "dedupe key 'A'" in (ingest.decisions(trigger)[2].reason or "")
@@ -52,16 +62,20 @@ async def test_once_starts_one_run_per_user_ever(ingest: IngestStack) -> None:
     events = [signup("u1", T0), signup("u2", T0), signup("u1", T0 + timedelta(days=30))]
     await run_events(ingest, events)
     by_user = [(row.user_id, row.event_at, row.decision) for row in ingest.decisions(trigger)]
-    assert sorted(by_user) == [("u1", T0, "started"), ("u1", T0 + timedelta(days=30), "skipped"),
-                               ("u2", T0, "started")]  # fmt: skip
+    assert sorted(by_user) == [
+        ("u1", T0, "started"),
+        ("u1", T0 + timedelta(days=30), "skipped"),
+        ("u2", T0, "started"),
+    ]
     assert sorted(ingest.started_ids()) == sorted(
         [f"trigger-{trigger}-u1", f"trigger-{trigger}-u2"]
     )
 
 
 async def test_once_per_waits_out_the_period_from_the_last_entry(ingest: IngestStack) -> None:
-    trigger = ingest.trigger(ingest.journey(), reentry="once_per", reentry_period="P1D",
-                             create_profile=True)  # fmt: skip
+    trigger = ingest.trigger(
+        ingest.journey(), reentry="once_per", reentry_period="P1D", create_profile=True
+    )
     times = [T0, T0 + timedelta(hours=23), T0 + timedelta(hours=25), T0 + timedelta(hours=26)]
     await run_events(ingest, [signup("u1", at) for at in times])
     # 23h after the first: too soon; 25h: a new day's entry; 26h: 1h after that entry.

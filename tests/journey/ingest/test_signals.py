@@ -27,8 +27,9 @@ UNTIL_UNSUBSCRIBED: dict[str, Any] = {
 
 
 def abandoned(user: str, cart: str) -> EventEnvelope:
-    return EventEnvelope(type="cart.abandoned", user_id=user,
-                         properties={"cart_id": cart, "item_count": 2})  # fmt: skip
+    return EventEnvelope(
+        type="cart.abandoned", user_id=user, properties={"cart_id": cart, "item_count": 2}
+    )
 
 
 def purchase(user: str, cart: str) -> EventEnvelope:
@@ -37,8 +38,9 @@ def purchase(user: str, cart: str) -> EventEnvelope:
 
 async def test_a_purchase_wakes_the_run_of_its_own_cart_only(ingest: IngestStack) -> None:
     journey = ingest.journey(json.loads((EXAMPLES / "abandoned_cart.json").read_text()))
-    trigger = ingest.trigger(journey, event_type="cart.abandoned",
-                             dedupe_key="event.properties.cart_id")  # fmt: skip
+    trigger = ingest.trigger(
+        journey, event_type="cart.abandoned", dedupe_key="event.properties.cart_id"
+    )
     ingest.user("ada", email="ada@example.com")
     ingest.user("bob", email="bob@example.com")
     client = ingest.env.temporal_client
@@ -59,8 +61,10 @@ async def test_a_purchase_wakes_the_run_of_its_own_cart_only(ingest: IngestStack
     assert (state.status, state.current_nodes) == ("running", ["wait_for_purchase"])
     with ingest.sessions() as session:
         ada = session.get(User, "ada")
-        assert ada is not None and ada.attributes == {"orders_count": 1,
-                                                      "last_order_cart_id": "cart-B"}  # fmt: skip
+        assert ada is not None and ada.attributes == {
+            "orders_count": 1,
+            "last_order_cart_id": "cart-B",
+        }
     await handle_a.cancel()
 
 
@@ -71,8 +75,12 @@ async def test_exit_criteria_stop_a_run_from_a_kafka_event(ingest: IngestStack) 
     ingest.user("bob")
     client = ingest.env.temporal_client
     async with ingest.consumer() as consumer:
-        ingest.produce([EventEnvelope(type="signup", user_id="ada"),
-                        EventEnvelope(type="signup", user_id="bob")])  # fmt: skip
+        ingest.produce(
+            [
+                EventEnvelope(type="signup", user_id="ada"),
+                EventEnvelope(type="signup", user_id="bob"),
+            ]
+        )
         await ingest.handled(consumer, 2)
         ingest.produce([EventEnvelope(type="unsubscribed", user_id="ada")])
         await ingest.handled(consumer, 3)

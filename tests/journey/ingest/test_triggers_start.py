@@ -16,9 +16,10 @@ async def test_a_matching_event_starts_the_journey_and_the_run_completes(
 ) -> None:
     journey = ingest.journey()
     trigger = ingest.trigger(
-        journey, conditions={"field": "event.properties.plan", "op": "eq", "value": "pro"},
+        journey,
+        conditions={"field": "event.properties.plan", "op": "eq", "value": "pro"},
         create_profile=True,
-    )  # fmt: skip
+    )
     pro = EventEnvelope(type="signup", user_id="ada", properties={"plan": "pro"})
     free = EventEnvelope(type="signup", user_id="bob", properties={"plan": "free"})
     other = EventEnvelope(type="login", user_id="ada")

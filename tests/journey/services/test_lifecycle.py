@@ -43,22 +43,34 @@ def hours(n: float) -> datetime:
 
 def test_time_in_stages_counts_each_span_and_the_current_stage_until_now() -> None:
     history = [
-        UserLifecycleHistory(user_id="u", from_stage="Acquisition", to_stage="Revenue",
-                             transitioned_at=hours(1)),
-        UserLifecycleHistory(user_id="u", from_stage="Revenue", to_stage="Referral",
-                             transitioned_at=hours(4)),
-    ]  # fmt: skip
+        UserLifecycleHistory(
+            user_id="u", from_stage="Acquisition", to_stage="Revenue", transitioned_at=hours(1)
+        ),
+        UserLifecycleHistory(
+            user_id="u", from_stage="Revenue", to_stage="Referral", transitioned_at=hours(4)
+        ),
+    ]
     times = time_in_stages(created_at=T0, current_stage="Referral", history=history, now=hours(10))
     assert [(t.stage, t.seconds, t.visits) for t in times] == [
-        ("Acquisition", 3600, 1), ("Activation", 0, 0), ("Retention", 0, 0),
-        ("Revenue", 3 * 3600, 1), ("Referral", 6 * 3600, 1),
-    ]  # fmt: skip
-    never_moved = time_in_stages(created_at=T0, current_stage="Acquisition", history=[],
-                                 now=hours(2))  # fmt: skip
+        ("Acquisition", 3600, 1),
+        ("Activation", 0, 0),
+        ("Retention", 0, 0),
+        ("Revenue", 3 * 3600, 1),
+        ("Referral", 6 * 3600, 1),
+    ]
+    never_moved = time_in_stages(
+        created_at=T0, current_stage="Acquisition", history=[], now=hours(2)
+    )
     assert never_moved[0].seconds == 7200
     # Imported history older than the profile, and a first row without from_stage.
-    odd = [UserLifecycleHistory(user_id="u", from_stage=None, to_stage="Activation",
-                                transitioned_at=T0 - timedelta(days=1))]  # fmt: skip
+    odd = [
+        UserLifecycleHistory(
+            user_id="u",
+            from_stage=None,
+            to_stage="Activation",
+            transitioned_at=T0 - timedelta(days=1),
+        )
+    ]
     clamped = time_in_stages(created_at=T0, current_stage="Activation", history=odd, now=hours(1))
     assert {t.stage: t.seconds for t in clamped if t.seconds} == {"Activation": 25 * 3600}
 
@@ -71,9 +83,11 @@ def test_the_stage_limit_is_opt_in() -> None:
     limited = document(lifecycle_stages=["Revenue", "Referral"], restrict_to_stages=True)
     assert stage_limit_reason(limited, "Referral") is None
     assert stage_limit_reason(limited, "Retention") == (
-        "user stage Retention not in the journey's stages [Revenue, Referral]")  # fmt: skip
+        "user stage Retention not in the journey's stages [Revenue, Referral]"
+    )
     assert stage_limit_reason(limited, None) == (  # no profile yet: created in Acquisition
-        "user stage Acquisition not in the journey's stages [Revenue, Referral]")  # fmt: skip
+        "user stage Acquisition not in the journey's stages [Revenue, Referral]"
+    )
     assert stage_limit_reason(document(lifecycle_stages=["Revenue"]), "Retention") is None
     assert stage_limit_reason(document(restrict_to_stages=True), "Retention") is None
     assert stage_limit_reason(None, "Retention") is None
@@ -89,15 +103,22 @@ def test_transition_stage_changes_history_and_audit_without_committing(
         user = session.get(User, "ada")
         assert user is not None
         with pytest.raises(UnknownStage):
-            transition_stage(session, user=user, to_stage="Churned", reason=None, details={},
-                             source="api")  # fmt: skip
-        same = transition_stage(session, user=user, to_stage="Acquisition", reason=None,
-                                details={}, source="api")  # fmt: skip
+            transition_stage(
+                session, user=user, to_stage="Churned", reason=None, details={}, source="api"
+            )
+        same = transition_stage(
+            session, user=user, to_stage="Acquisition", reason=None, details={}, source="api"
+        )
         assert (same.changed, same.history, same.event) == (False, None, None)
         keyed = transition_stage(
-            session, user=user, to_stage="Revenue", reason="paid", details={"actor": "x"},
-            source="journey", event_key="k-1",
-        )  # fmt: skip
+            session,
+            user=user,
+            to_stage="Revenue",
+            reason="paid",
+            details={"actor": "x"},
+            source="journey",
+            event_key="k-1",
+        )
         session.rollback()  # nothing was committed inside
     with session_factory() as session:
         assert session.exec(select(UserLifecycleHistory)).all() == []
@@ -109,8 +130,14 @@ def test_transition_stage_changes_history_and_audit_without_committing(
     with session_factory() as session:
         user = session.get(User, "ada")
         assert user is not None
-        change = transition_stage(session, user=user, to_stage="Revenue", reason="paid",
-                                  details={"actor": "x"}, source="api")  # fmt: skip
+        change = transition_stage(
+            session,
+            user=user,
+            to_stage="Revenue",
+            reason="paid",
+            details={"actor": "x"},
+            source="api",
+        )
         session.commit()
     assert change.history is not None and change.event is not None
     with session_factory() as session:
@@ -118,8 +145,12 @@ def test_transition_stage_changes_history_and_audit_without_committing(
         assert history.metadata_ == {"actor": "x", "reason": "paid", "source": "api"}
         # The envelope is rebuilt from the audit row, identically (what a retry publishes).
         assert stage_event(session, change.event.id) == change.event
-    assert change.event.properties == {"from_stage": "Acquisition", "to_stage": "Revenue",
-                                       "reason": "paid", "source": "api"}  # fmt: skip
+    assert change.event.properties == {
+        "from_stage": "Acquisition",
+        "to_stage": "Revenue",
+        "reason": "paid",
+        "source": "api",
+    }
 
 
 @pytest_asyncio.fixture
@@ -137,9 +168,11 @@ ACTIVATE = {
     "name": "activate",
     "start": "go",
     "create_missing_profile": True,
-    "nodes": [{"id": "go", "type": "lifecycle_transition", "stage": "Activation", "next": "end"},
-              {"id": "end", "type": "end"}],
-}  # fmt: skip
+    "nodes": [
+        {"id": "go", "type": "lifecycle_transition", "stage": "Activation", "next": "end"},
+        {"id": "end", "type": "end"},
+    ],
+}
 
 
 @asynccontextmanager
@@ -156,9 +189,10 @@ async def test_entering_a_stage_starts_a_journey_through_the_consumer(stack: Ing
     # Journey A moves users to Activation; B starts for whoever enters Activation.
     activate = stack.trigger(stack.journey(ACTIVATE), create_profile=True)
     entered = stack.trigger(
-        stack.journey(), event_type=STAGE_CHANGED_EVENT,
+        stack.journey(),
+        event_type=STAGE_CHANGED_EVENT,
         conditions={"field": "event.properties.to_stage", "op": "eq", "value": "Activation"},
-    )  # fmt: skip
+    )
     stack.user("api-user")
     stack.user("elsewhere")
     settings = stack.settings.model_copy(update={"jwt_secret": SecretStr("l" * 32)})
@@ -166,9 +200,11 @@ async def test_entering_a_stage_starts_a_journey_through_the_consumer(stack: Ing
     async with stack.consumer(), gateway(settings) as http:
         stack.produce([EventEnvelope(type="signup", user_id="journey-user")])
         for user_id, stage in (("api-user", "Activation"), ("elsewhere", "Retention")):
-            moved = await http.post(f"/api/users/{user_id}/lifecycle/transition",
-                                    json={"stage": stage},
-                                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            moved = await http.post(
+                f"/api/users/{user_id}/lifecycle/transition",
+                json={"stage": stage},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert moved.status_code == 200, moved.text
         await stack.wait_for(lambda: len(decided(stack, entered)) == 3, "three stage decisions")
         await stack.wait_for(
@@ -206,4 +242,7 @@ async def test_triggers_skip_users_outside_a_restricted_journeys_stages(
     }
     # Without restrict_to_stages the stages are a label: everyone with a profile starts.
     assert {user: d for user, (d, _) in decided(stack, labelled).items()} == {
-        "ada": "started", "rich": "started", "newcomer": "started"}  # fmt: skip
+        "ada": "started",
+        "rich": "started",
+        "newcomer": "started",
+    }

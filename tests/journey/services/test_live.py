@@ -21,9 +21,17 @@ def step(node: str, kind: str, start: datetime, end: datetime | None) -> StepLog
 
 
 def state(*steps: StepLogEntry) -> JourneyState:
-    return JourneyState(journey_id="j", version="1", user_id="u", status="running",
-                        current_nodes=[], waiting_for=None, variables={}, step_log=list(steps),
-                        outcome=None)  # fmt: skip
+    return JourneyState(
+        journey_id="j",
+        version="1",
+        user_id="u",
+        status="running",
+        current_nodes=[],
+        waiting_for=None,
+        variables={},
+        step_log=list(steps),
+        outcome=None,
+    )
 
 
 LATER = T0 + timedelta(hours=2)
@@ -42,9 +50,13 @@ def names(events: list[RunEvent]) -> list[tuple[str, str]]:
 def test_steps_of_one_instant_keep_their_order_and_ids_only_grow() -> None:
     events = transitions(DONE)
     assert names(events) == [
-        ("node_entered", "check"), ("node_completed", "check"), ("node_entered", "wait"),
-        ("node_completed", "wait"), ("node_entered", "end"), ("node_completed", "end"),
-    ]  # fmt: skip
+        ("node_entered", "check"),
+        ("node_completed", "check"),
+        ("node_entered", "wait"),
+        ("node_completed", "wait"),
+        ("node_entered", "end"),
+        ("node_completed", "end"),
+    ]
     positions = [parse_position(event.id or "") for event in events]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     assert events[3].data["at"] == LATER.isoformat() and events[3].data["outcome"] == "ok"

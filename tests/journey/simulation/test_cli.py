@@ -16,10 +16,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "journey"]
 NOWHERE = {
-    "JOURNEY_TEMPORAL_ADDRESS": "127.0.0.1:9", "JOURNEY_KAFKA_BOOTSTRAP": "127.0.0.1:9",
-    "JOURNEY_SMTP_HOST": "127.0.0.1", "JOURNEY_SMTP_PORT": "9",
+    "JOURNEY_TEMPORAL_ADDRESS": "127.0.0.1:9",
+    "JOURNEY_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+    "JOURNEY_SMTP_HOST": "127.0.0.1",
+    "JOURNEY_SMTP_PORT": "9",
     "JOURNEY_DATABASE_URL": "sqlite:////nonexistent/journey.db",
-}  # fmt: skip
+}
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,8 +37,10 @@ def write(path: Path, data: Any) -> str:
 
 
 def test_prints_the_timeline_with_rendered_messages(tmp_path: Path) -> None:
-    user = write(tmp_path / "user.json", {"id": "ada", "email": "ada@example.com",
-                                          "attributes": {"first_name": "Ada"}})  # fmt: skip
+    user = write(
+        tmp_path / "user.json",
+        {"id": "ada", "email": "ada@example.com", "attributes": {"first_name": "Ada"}},
+    )
     events = write(tmp_path / "events.json", [{"at": "P2D", "type": "activated"}])
     result = run("examples/onboarding_activation.json", "--user", user, "--events", events)
     assert result.returncode == 0, result.stderr
@@ -89,8 +93,10 @@ def test_unreadable_files_and_invalid_journeys(tmp_path: Path) -> None:
     absent = run("examples/onboarding_activation.json", "--user", str(tmp_path / "nope.json"))
     assert absent.returncode == 2
     assert f"{tmp_path / 'nope.json'}: error: no such file" in absent.stderr
-    bad = write(tmp_path / "bad.json", {"name": "x", "start": "nowhere",
-                                        "nodes": [{"id": "a", "type": "end"}]})  # fmt: skip
+    bad = write(
+        tmp_path / "bad.json",
+        {"name": "x", "start": "nowhere", "nodes": [{"id": "a", "type": "end"}]},
+    )
     invalid = run(bad, "--user", user)
     assert invalid.returncode == 2
     assert f"{bad}: /start missing_start:" in invalid.stderr

@@ -22,23 +22,50 @@ from tests.harness.smtp import SmtpCapture
 from tests.journey.simulation.conftest import Simulate
 
 EVERY_ACTION = {
-    "name": "Every action", "start": "mail",
+    "name": "Every action",
+    "start": "mail",
     "nodes": [
-        {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "Hi {{ user.id }}",
-         "text": "body", "next": "hook"},
-        {"id": "hook", "type": "webhook", "url": "RECEIVER", "body": {"id": "{{ user.id }}"},
-         "next": "pause"},
+        {
+            "id": "mail",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "Hi {{ user.id }}",
+            "text": "body",
+            "next": "hook",
+        },
+        {
+            "id": "hook",
+            "type": "webhook",
+            "url": "RECEIVER",
+            "body": {"id": "{{ user.id }}"},
+            "next": "pause",
+        },
         {"id": "pause", "type": "delay", "duration": "P3D", "next": "tag"},
-        {"id": "tag", "type": "update_attributes", "next": "stage",
-         "operations": [{"op": "set", "path": "tagged", "value": True}]},
+        {
+            "id": "tag",
+            "type": "update_attributes",
+            "next": "stage",
+            "operations": [{"op": "set", "path": "tagged", "value": True}],
+        },
         {"id": "stage", "type": "lifecycle_transition", "stage": "Retention", "next": "emit"},
-        {"id": "emit", "type": "emit_event", "event_type": "sim.done",
-         "payload": {"who": "{{ user.id }}"}, "next": "done"},
+        {
+            "id": "emit",
+            "type": "emit_event",
+            "event_type": "sim.done",
+            "payload": {"who": "{{ user.id }}"},
+            "next": "done",
+        },
         {"id": "done", "type": "end"},
     ],
-}  # fmt: skip
-TABLES = ("users", "deliveries", "workflow_executions", "lifecycle_events",
-          "user_lifecycle_history", "audit_log")  # fmt: skip
+}
+TABLES = (
+    "users",
+    "deliveries",
+    "workflow_executions",
+    "lifecycle_events",
+    "user_lifecycle_history",
+    "audit_log",
+)
 
 
 def high_watermarks(bootstrap: str, topics: Sequence[str]) -> list[int]:
@@ -76,21 +103,34 @@ async def test_no_mail_request_event_or_row_leaves_the_process(
     migrated_sqlite(database_url)
     before = row_counts(database_url)
     settings = build_settings(
-        data_dir=tmp_path, temporal_address="127.0.0.1:9", task_queue="unused",
-        kafka_bootstrap=kafka_bootstrap, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
-        database_url=database_url, kafka_events_topic=events_topic,
+        data_dir=tmp_path,
+        temporal_address="127.0.0.1:9",
+        task_queue="unused",
+        kafka_bootstrap=kafka_bootstrap,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        database_url=database_url,
+        kafka_events_topic=events_topic,
         kafka_emitted_topic=emitted_topic,
-    )  # fmt: skip
-    journey = {**EVERY_ACTION, "nodes": [
-        {**node, "url": http_receiver.url("/hook")} if node["id"] == "hook" else node
-        for node in EVERY_ACTION["nodes"]  # type: ignore[attr-defined]
-    ]}  # fmt: skip
+    )
+    journey = {
+        **EVERY_ACTION,
+        "nodes": [
+            {**node, "url": http_receiver.url("/hook")} if node["id"] == "hook" else node
+            for node in EVERY_ACTION["nodes"]  # type: ignore[attr-defined]
+        ],
+    }
     user = {"id": "ada", "email": "ada@example.com"}
     result = await run_simulation(journey, {"user": user}, settings=settings)
 
     assert result.status == "completed"
-    assert result.effects == {"email": 1, "webhook": 1, "update_attributes": 1,
-                              "lifecycle_transition": 1, "emit_event": 1}  # fmt: skip
+    assert result.effects == {
+        "email": 1,
+        "webhook": 1,
+        "update_attributes": 1,
+        "lifecycle_transition": 1,
+        "emit_event": 1,
+    }
     by_node = {entry.node_id: entry.effect for entry in result.timeline if entry.effect}
     assert by_node["mail"].details["subject"] == "Hi ada"  # type: ignore[union-attr]
     assert by_node["hook"].details["url"] == http_receiver.url("/hook")  # type: ignore[union-attr]

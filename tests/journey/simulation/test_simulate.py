@@ -35,18 +35,29 @@ def iso(moment: datetime) -> str:
 async def test_a_30_day_trial_runs_to_its_end(run_simulation: Simulate) -> None:
     now = datetime.now(UTC)
     user = {
-        "id": "bo", "email": "bo@example.com",
-        "attributes": {"plan": "trial", "trial_reminder_at": iso(now + timedelta(days=27)),
-                       "trial_ends_at": iso(now + timedelta(days=30)), "timezone": "UTC"},
-    }  # fmt: skip
+        "id": "bo",
+        "email": "bo@example.com",
+        "attributes": {
+            "plan": "trial",
+            "trial_reminder_at": iso(now + timedelta(days=27)),
+            "trial_ends_at": iso(now + timedelta(days=30)),
+            "timezone": "UTC",
+        },
+    }
     result = await run_simulation(example("trial_expiry"), {"user": user})
 
     assert result.status == "completed"
     assert result.outcome == "downgraded"
     assert nodes(result) == [
-        "until_reminder_day", "at_ten_local", "reminder", "until_trial_end", "upgraded",
-        "downgrade", "announce_downgrade", "downgraded",
-    ]  # fmt: skip
+        "until_reminder_day",
+        "at_ten_local",
+        "reminder",
+        "until_trial_end",
+        "upgraded",
+        "downgrade",
+        "announce_downgrade",
+        "downgraded",
+    ]
     reminder = entry(result, "reminder")
     # The reminder waits for its day (27 days) and then for 10:00 on a weekday.
     assert timedelta(days=27) <= reminder.at - result.started_at < timedelta(days=31)
@@ -78,8 +89,11 @@ async def test_an_event_in_the_timeline_changes_the_path(
     assert call.details["method"] == "POST"
     assert call.details["url"] == http_receiver.url("/crm")
     signed_up = quiet.variables["entry"]["timestamp"]
-    assert call.details["body"] == {"user_id": "ada", "email": "ada@example.com",
-                                    "signed_up_at": signed_up}  # fmt: skip
+    assert call.details["body"] == {
+        "user_id": "ada",
+        "email": "ada@example.com",
+        "signed_up_at": signed_up,
+    }
 
     activated = await run_simulation(
         journey, {**base, "events": [{"at": "P2D", "type": "activated", "id": "act-1"}]}
@@ -102,9 +116,11 @@ async def test_an_event_in_the_timeline_changes_the_path(
 async def test_an_event_after_the_run_ended_is_not_delivered(run_simulation: Simulate) -> None:
     result = await run_simulation(
         example("onboarding_activation"),
-        {"user": {**ADA, "attributes": {"activated": True}},
-         "events": [{"at": "P5D", "type": "activated"}]},
-    )  # fmt: skip
+        {
+            "user": {**ADA, "attributes": {"activated": True}},
+            "events": [{"at": "P5D", "type": "activated"}],
+        },
+    )
     assert result.outcome == "activated"
     late = next(e for e in result.timeline if e.kind == "event")
     assert late.outcome == "not_delivered"
@@ -138,24 +154,45 @@ PROFILE_LOOP = {
     "name": "Upgrade then check",
     "start": "upgrade",
     "nodes": [
-        {"id": "upgrade", "type": "update_attributes", "next": "is_pro",
-         "operations": [{"op": "set", "path": "plan", "value": "{{ event.properties.plan }}"},
-                        {"op": "increment", "path": "upgrades"}]},
-        {"id": "is_pro", "type": "condition", "default": "not_pro",
-         "branches": [{"when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
-                       "next": "welcome_pro"}]},
-        {"id": "welcome_pro", "type": "email", "to": "{{ user.email }}",
-         "subject": "Welcome to {{ user.attributes.plan }} ({{ user.attributes.upgrades }})",
-         "text": "t", "next": "pro"},
+        {
+            "id": "upgrade",
+            "type": "update_attributes",
+            "next": "is_pro",
+            "operations": [
+                {"op": "set", "path": "plan", "value": "{{ event.properties.plan }}"},
+                {"op": "increment", "path": "upgrades"},
+            ],
+        },
+        {
+            "id": "is_pro",
+            "type": "condition",
+            "default": "not_pro",
+            "branches": [
+                {
+                    "when": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
+                    "next": "welcome_pro",
+                }
+            ],
+        },
+        {
+            "id": "welcome_pro",
+            "type": "email",
+            "to": "{{ user.email }}",
+            "subject": "Welcome to {{ user.attributes.plan }} ({{ user.attributes.upgrades }})",
+            "text": "t",
+            "next": "pro",
+        },
         {"id": "pro", "type": "end", "outcome": "pro"},
         {"id": "not_pro", "type": "end", "outcome": "not_pro"},
     ],
-}  # fmt: skip
+}
 
 
 async def test_simulated_updates_are_seen_by_later_nodes(run_simulation: Simulate) -> None:
-    scenario = {"user": {**ADA, "attributes": {"upgrades": 2}},
-                "entry_event": {"type": "plan.changed", "properties": {"plan": "pro"}}}  # fmt: skip
+    scenario = {
+        "user": {**ADA, "attributes": {"upgrades": 2}},
+        "entry_event": {"type": "plan.changed", "properties": {"plan": "pro"}},
+    }
     result = await run_simulation(PROFILE_LOOP, scenario)
     assert result.outcome == "pro"
     update = entry(result, "upgrade").effect
@@ -167,13 +204,20 @@ async def test_simulated_updates_are_seen_by_later_nodes(run_simulation: Simulat
 
 async def test_the_horizon_ends_a_run_that_still_waits(run_simulation: Simulate) -> None:
     waiting = {
-        "name": "Long wait", "start": "wait",
+        "name": "Long wait",
+        "start": "wait",
         "nodes": [
-            {"id": "wait", "type": "wait_for_event", "event_type": "renewed", "timeout": "P60D",
-             "on_event": "done", "on_timeout": "done"},
+            {
+                "id": "wait",
+                "type": "wait_for_event",
+                "event_type": "renewed",
+                "timeout": "P60D",
+                "on_event": "done",
+                "on_timeout": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
     result = await run_simulation(waiting, {"user": ADA, "horizon": "P7D"})
     assert result.status == "waiting"
     assert result.waiting_at == ["wait"]
@@ -188,19 +232,37 @@ async def test_webhook_answers_feed_save_as_and_errors_take_on_error(
     run_simulation: Simulate,
 ) -> None:
     journey = {
-        "name": "CRM lookup", "start": "lookup",
+        "name": "CRM lookup",
+        "start": "lookup",
         "nodes": [
-            {"id": "lookup", "type": "webhook", "url": "https://crm.example.com/u/{{ user.id }}",
-             "method": "GET", "save_as": "crm", "next": "notify", "on_error": "failed"},
-            {"id": "notify", "type": "email", "to": "{{ user.email }}",
-             "subject": "Your manager is {{ vars.crm.manager }}", "text": "t", "next": "done"},
+            {
+                "id": "lookup",
+                "type": "webhook",
+                "url": "https://crm.example.com/u/{{ user.id }}",
+                "method": "GET",
+                "save_as": "crm",
+                "next": "notify",
+                "on_error": "failed",
+            },
+            {
+                "id": "notify",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Your manager is {{ vars.crm.manager }}",
+                "text": "t",
+                "next": "done",
+            },
             {"id": "done", "type": "end"},
             {"id": "failed", "type": "end", "outcome": "crm_down"},
         ],
-    }  # fmt: skip
-    answered = await run_simulation(journey, {
-        "user": ADA, "webhook_responses": {"lookup": {"status": 200, "body": {"manager": "Bo"}}},
-    })  # fmt: skip
+    }
+    answered = await run_simulation(
+        journey,
+        {
+            "user": ADA,
+            "webhook_responses": {"lookup": {"status": 200, "body": {"manager": "Bo"}}},
+        },
+    )
     assert answered.outcome == "completed"
     assert entry(answered, "lookup").effect.details["url"] == "https://crm.example.com/u/ada"
     assert entry(answered, "notify").effect.details["subject"] == "Your manager is Bo"
@@ -226,21 +288,29 @@ async def test_a_template_error_fails_the_run_and_says_why(run_simulation: Simul
 
 async def test_sub_journeys_run_with_their_own_timeline(run_simulation: Simulate) -> None:
     child = {
-        "name": "Child", "start": "hello",
+        "name": "Child",
+        "start": "hello",
         "nodes": [
-            {"id": "hello", "type": "email", "to": "{{ user.email }}", "subject": "From the child",
-             "text": "t", "next": "pause"},
+            {
+                "id": "hello",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "From the child",
+                "text": "t",
+                "next": "pause",
+            },
             {"id": "pause", "type": "delay", "duration": "P2D", "next": "done"},
             {"id": "done", "type": "end", "outcome": "child_done"},
         ],
-    }  # fmt: skip
+    }
     parent = {
-        "name": "Parent", "start": "child",
+        "name": "Parent",
+        "start": "child",
         "nodes": [
             {"id": "child", "type": "sub_journey", "journey_id": "child-journey", "next": "end"},
             {"id": "end", "type": "end", "outcome": "parent_done"},
         ],
-    }  # fmt: skip
+    }
     result = await run_simulation(parent, {"user": ADA}, sub_journeys={"child-journey": child})
     assert result.outcome == "parent_done"
     hello = next(e for e in result.timeline if e.node_id == "hello")

@@ -36,18 +36,27 @@ from worker import build_activities
 
 # Registered by the worker for its scheduled jobs and the dev stack's check, never by a run.
 NOT_CALLED_BY_RUNS = {
-    "record_stack_check", "journey.rollup_metrics_day", "journey.ensure_partitions",
-    "journey.purge_expired", "journey.list_segments", "journey.segment_changes",
-    "journey.apply_segment_changes", "journey.publish_segment_events",
+    "record_stack_check",
+    "journey.rollup_metrics_day",
+    "journey.ensure_partitions",
+    "journey.purge_expired",
+    "journey.list_segments",
+    "journey.segment_changes",
+    "journey.apply_segment_changes",
+    "journey.publish_segment_events",
     "journey.renew_segment_memberships",
-}  # fmt: skip
+}
 
 
 def settings(tmp_path: Path) -> Settings:
     return build_settings(
-        data_dir=tmp_path, temporal_address="127.0.0.1:9", task_queue="unused",
-        kafka_bootstrap="127.0.0.1:9", smtp_host="127.0.0.1", smtp_port=9,
-    )  # fmt: skip
+        data_dir=tmp_path,
+        temporal_address="127.0.0.1:9",
+        task_queue="unused",
+        kafka_bootstrap="127.0.0.1:9",
+        smtp_host="127.0.0.1",
+        smtp_port=9,
+    )
 
 
 async def test_every_worker_activity_is_stood_in_for_or_never_called_by_runs(
@@ -65,10 +74,12 @@ async def test_every_worker_activity_is_stood_in_for_or_never_called_by_runs(
     registered = {
         activity_name(fn)
         for fn in build_activities(
-            settings=settings(tmp_path), session_factory=sessionmaker(class_=Session),
-            http=None, producer=producer,  # type: ignore[arg-type]
+            settings=settings(tmp_path),
+            session_factory=sessionmaker(class_=Session),
+            http=None,
+            producer=producer,  # type: ignore[arg-type]
         )
-    }  # fmt: skip
+    }
     assert registered - stand_ins == NOT_CALLED_BY_RUNS
 
 
@@ -85,9 +96,11 @@ async def test_an_activity_without_a_stand_in_fails_at_once_by_name(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     async with running_worker(
-        time_skipping_env.client, task_queue,
-        workflows=[CallsSomethingNew], activities=[unknown_activity],
-    ):  # fmt: skip
+        time_skipping_env.client,
+        task_queue,
+        workflows=[CallsSomethingNew],
+        activities=[unknown_activity],
+    ):
         with pytest.raises(WorkflowFailureError) as failure:
             await time_skipping_env.client.execute_workflow(
                 CallsSomethingNew.run, id=f"wf-{task_queue}", task_queue=task_queue

@@ -25,9 +25,12 @@ def _journey(session: Session) -> Workflow:
 
 def _values(journey: Workflow, n: int) -> dict[str, Any]:
     return {
-        "workflow_id": journey.id, "workflow_version": journey.version, "user_id": "u1",
-        "temporal_workflow_id": f"run-{n}", "idempotency_key": f"key-{n}",
-    }  # fmt: skip
+        "workflow_id": journey.id,
+        "workflow_version": journey.version,
+        "user_id": "u1",
+        "temporal_workflow_id": f"run-{n}",
+        "idempotency_key": f"key-{n}",
+    }
 
 
 def _columns(row: WorkflowExecution) -> dict[str, Any]:
@@ -40,9 +43,11 @@ def test_a_dict_row_is_the_orm_row_of_the_same_values(
     with session_factory() as session:
         journey = _journey(session)
         session.add(WorkflowExecution(**_values(journey, 0)))
-        insert_rows(session, WorkflowExecution, [
-            row_values(WorkflowExecution, **_values(journey, n)) for n in (1, 2)
-        ])  # fmt: skip
+        insert_rows(
+            session,
+            WorkflowExecution,
+            [row_values(WorkflowExecution, **_values(journey, n)) for n in (1, 2)],
+        )
         session.commit()
     with session_factory() as session:
         query = select(WorkflowExecution).order_by(col(WorkflowExecution.temporal_workflow_id))
@@ -59,10 +64,20 @@ def test_defaults_are_fresh_per_row() -> None:
     first = row_values(TriggerExecution, trigger_id=None, condition_met=True)
     second = row_values(TriggerExecution, trigger_id=None, condition_met=True)
     assert first["id"] != second["id"]
-    first_run = row_values(WorkflowExecution, workflow_id=None, workflow_version="1",
-                           user_id="u", temporal_workflow_id="w")  # fmt: skip
-    second_run = row_values(WorkflowExecution, workflow_id=None, workflow_version="1",
-                            user_id="u", temporal_workflow_id="w")  # fmt: skip
+    first_run = row_values(
+        WorkflowExecution,
+        workflow_id=None,
+        workflow_version="1",
+        user_id="u",
+        temporal_workflow_id="w",
+    )
+    second_run = row_values(
+        WorkflowExecution,
+        workflow_id=None,
+        workflow_version="1",
+        user_id="u",
+        temporal_workflow_id="w",
+    )
     assert first_run["variables"] == {} and first_run["variables"] is not second_run["variables"]
 
 

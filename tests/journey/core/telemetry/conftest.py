@@ -37,8 +37,9 @@ JWT_SECRET = SecretStr("telemetry-tests-secret-0123456789abcdef")
 @pytest.fixture(scope="session")
 def _span_exporter() -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
-    configure_tracing(IsolatedSettings(_env_file=None), "journey-tests", exporter=exporter,
-                      batch=False)  # fmt: skip
+    configure_tracing(
+        IsolatedSettings(_env_file=None), "journey-tests", exporter=exporter, batch=False
+    )
     return exporter
 
 
@@ -87,13 +88,24 @@ def webhook_then_email(hook_url: str) -> dict[str, Any]:
         "name": "welcome",
         "start": "hook",
         "nodes": [
-            {"id": "hook", "type": "webhook", "url": hook_url, "body": {"user": "{{ user.id }}"},
-             "next": "mail"},
-            {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "Hi",
-             "text": "Welcome", "next": "done"},
+            {
+                "id": "hook",
+                "type": "webhook",
+                "url": hook_url,
+                "body": {"user": "{{ user.id }}"},
+                "next": "mail",
+            },
+            {
+                "id": "mail",
+                "type": "email",
+                "to": "{{ user.email }}",
+                "subject": "Hi",
+                "text": "Welcome",
+                "next": "done",
+            },
             {"id": "done", "type": "end"},
         ],
-    }  # fmt: skip
+    }
 
 
 def by_name(spans: list[ReadableSpan], name: str) -> ReadableSpan:

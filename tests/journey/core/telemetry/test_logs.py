@@ -53,10 +53,19 @@ async def test_an_activity_logs_its_run_and_trace(
     spans: InMemorySpanExporter,
     json_lines: io.StringIO,
 ) -> None:
-    mail = {"id": "mail", "type": "email", "to": "{{ user.email }}", "subject": "Hi",
-            "text": "Hello", "next": "done"}  # fmt: skip
-    document = {"name": "opted out", "start": "mail",
-                "nodes": [mail, {"id": "done", "type": "end"}]}  # fmt: skip
+    mail = {
+        "id": "mail",
+        "type": "email",
+        "to": "{{ user.email }}",
+        "subject": "Hi",
+        "text": "Hello",
+        "next": "done",
+    }
+    document = {
+        "name": "opted out",
+        "start": "mail",
+        "nodes": [mail, {"id": "done", "type": "end"}],
+    }
     async with observed_stack(journey_env, api_client_for, tracing_exporter="console") as stack:
         journey = stack.ingest.journey(document)
         stack.ingest.user("ada", email="ada@example.com", attributes={"email_opt_out": True})

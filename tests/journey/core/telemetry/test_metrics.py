@@ -39,9 +39,10 @@ async def scrape(api: httpx.AsyncClient) -> list[Sample]:
 def value(samples: list[Sample], name: str, **labels: str) -> float:
     """The sum of `name`'s samples whose labels include `labels` (0 when there are none)."""
     return sum(
-        s.value for s in samples
+        s.value
+        for s in samples
         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )  # fmt: skip
+    )
 
 
 async def until(
@@ -108,8 +109,12 @@ async def test_requests_runs_actions_and_trigger_decisions_are_counted(
     # Requests by route template, method and status: ids and unknown paths make no series.
     posted = {"method": "POST", "route": "/api/events", "status": "202"}
     assert value(after, "journey_api_requests_total", **posted) == 2
-    assert value(after, "journey_api_request_duration_seconds_count", method="POST",
-                 route="/api/events") == 2  # fmt: skip
+    assert (
+        value(
+            after, "journey_api_request_duration_seconds_count", method="POST", route="/api/events"
+        )
+        == 2
+    )
     read = {"method": "GET", "route": "/api/workflows/{workflow_id}", "status": "200"}
     assert value(after, "journey_api_requests_total", **read) == 1
     assert value(after, "journey_api_requests_total", route="unmatched", status="404") == 1

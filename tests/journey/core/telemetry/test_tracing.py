@@ -72,9 +72,10 @@ async def test_an_event_posted_to_the_api_is_one_trace_to_the_webhook_and_the_ma
         ingest.user("ada", email="ada@example.com")
         async with ingest.consumer(client=stack.client) as consumer:
             posted = await stack.api.post(
-                "/api/events", json={"type": "signup", "user_id": "ada"},
+                "/api/events",
+                json={"type": "signup", "user_id": "ada"},
                 headers={"traceparent": traceparent},
-            )  # fmt: skip
+            )
             assert posted.status_code == 202, posted.text
             await ingest.handled(consumer, 1)
             await ingest.wait_for(
@@ -108,9 +109,10 @@ async def test_a_run_started_through_the_api_is_one_trace(
         journey = stack.ingest.journey(webhook_then_email(journey_env.http_receiver.url("/hook")))
         stack.ingest.user("bob", email="bob@example.com")
         started = await stack.api.post(
-            f"/api/workflows/{journey}/start", json={"user_id": "bob"},
+            f"/api/workflows/{journey}/start",
+            json={"user_id": "bob"},
             headers={"traceparent": traceparent},
-        )  # fmt: skip
+        )
         assert started.status_code == 201, started.text
         handle = stack.client.get_workflow_handle(started.json()["temporal_workflow_id"])
         await handle.result()
@@ -130,8 +132,12 @@ async def test_a_message_from_any_producer_continues_its_traceparent(
         ingest.trigger(ingest.journey(), event_type="signup", create_profile=True)
         event = EventEnvelope(type="signup", user_id="cy")
         producer = Producer({"bootstrap.servers": ingest.settings.resolved_kafka_bootstrap})
-        producer.produce(ingest.settings.kafka_events_topic, event.model_dump_json().encode(),
-                         key=b"cy", headers=[("traceparent", traceparent.encode())])  # fmt: skip
+        producer.produce(
+            ingest.settings.kafka_events_topic,
+            event.model_dump_json().encode(),
+            key=b"cy",
+            headers=[("traceparent", traceparent.encode())],
+        )
         assert producer.flush(30) == 0
         async with ingest.consumer(client=stack.client) as consumer:
             await ingest.handled(consumer, 1)
@@ -152,9 +158,10 @@ async def test_with_tracing_off_nothing_is_recorded_or_sent(
         journey = stack.ingest.journey(webhook_then_email(receiver.url("/hook")))
         stack.ingest.user("dee", email="dee@example.com")
         started = await stack.api.post(
-            f"/api/workflows/{journey}/start", json={"user_id": "dee"},
+            f"/api/workflows/{journey}/start",
+            json={"user_id": "dee"},
             headers={"traceparent": caller_context()[2], "Idempotency-Key": uuid.uuid4().hex},
-        )  # fmt: skip
+        )
         assert started.status_code == 201, started.text
         await stack.client.get_workflow_handle(started.json()["temporal_workflow_id"]).result()
     [request] = await receiver.wait_for(1)
@@ -176,8 +183,13 @@ async def test_events_decided_together_link_a_batch_span_and_keep_their_own_trac
             value = EventEnvelope(type="signup", user_id=user).model_dump_json().encode()
             headers = [("traceparent", traceparent.encode())]
             # One partition: one fetch brings both, so the consumer takes them in one batch.
-            producer.produce(ingest.settings.kafka_events_topic, value, key=user.encode(),
-                             headers=headers, partition=0)  # fmt: skip
+            producer.produce(
+                ingest.settings.kafka_events_topic,
+                value,
+                key=user.encode(),
+                headers=headers,
+                partition=0,
+            )
         assert producer.flush(30) == 0
         async with ingest.consumer(client=stack.client) as consumer:
             await ingest.handled(consumer, 2)

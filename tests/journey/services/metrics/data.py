@@ -57,9 +57,12 @@ class Data:
         execution: uuid.UUID | None = None,
     ) -> int:
         row = LifecycleEvent(
-            user_id=user_id, event_type=event_type, lifecycle_stage=stage, created_at=at(when),
+            user_id=user_id,
+            event_type=event_type,
+            lifecycle_stage=stage,
+            created_at=at(when),
             workflow_execution_id=execution,
-        )  # fmt: skip
+        )
         self._add(row)
         assert row.id is not None
         return row.id

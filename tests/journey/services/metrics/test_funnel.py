@@ -29,21 +29,34 @@ MARCH = {"start": date(2026, 3, 1), "end": date(2026, 3, 31)}
 
 
 def scenario(data: Data) -> None:
-    for user, created in [("a", "2026-03-02"), ("b", "2026-03-03"), ("c", "2026-02-20"),
-                          ("d", "2026-03-31 23:59:59"), ("e", "2026-03-15"), ("f", "2026-01-01"),
-                          ("g", "2026-03-10"), ("h", "2026-03-20 10:00")]:  # fmt: skip
+    for user, created in [
+        ("a", "2026-03-02"),
+        ("b", "2026-03-03"),
+        ("c", "2026-02-20"),
+        ("d", "2026-03-31 23:59:59"),
+        ("e", "2026-03-15"),
+        ("f", "2026-01-01"),
+        ("g", "2026-03-10"),
+        ("h", "2026-03-20 10:00"),
+    ]:
         data.user(user, created)
     for user, stage, when in [
-        ("a", "Activation", "2026-03-05"), ("a", "Retention", "2026-03-10"),
-        ("b", "Activation", "2026-03-04"), ("b", "Revenue", "2026-03-20"),
-        ("c", "Retention", "2026-03-01 00:00"), ("c", "Activation", "2026-03-06"),
+        ("a", "Activation", "2026-03-05"),
+        ("a", "Retention", "2026-03-10"),
+        ("b", "Activation", "2026-03-04"),
+        ("b", "Revenue", "2026-03-20"),
+        ("c", "Retention", "2026-03-01 00:00"),
+        ("c", "Activation", "2026-03-06"),
         ("d", "Activation", "2026-04-01 00:00"),
-        ("e", "Activation", "2026-03-16"), ("e", "Acquisition", "2026-03-20"),
+        ("e", "Activation", "2026-03-16"),
+        ("e", "Acquisition", "2026-03-20"),
         ("e", "Activation", "2026-03-25"),
-        ("g", "Activation", "2026-03-11"), ("g", "Retention", "2026-03-12"),
-        ("g", "Revenue", "2026-03-13"), ("g", "Referral", "2026-03-14"),
+        ("g", "Activation", "2026-03-11"),
+        ("g", "Retention", "2026-03-12"),
+        ("g", "Revenue", "2026-03-13"),
+        ("g", "Referral", "2026-03-14"),
         ("h", "Activation", "2026-03-20 10:00"),
-    ]:  # fmt: skip
+    ]:
         data.move(user, stage, when)
 
 
@@ -106,11 +119,15 @@ def reference(
     for stage, following in [*pairwise(LIFECYCLE_STAGES), (LIFECYCLE_STAGES[-1], None)]:
         users = {u for u, s, _ in inside if s == stage}
         converted = {
-            u for u in users
-            if any(u2 == u and s2 == following and d2 >= min(d for uu, ss, d in inside
-                                                            if uu == u and ss == stage)
-                   for u2, s2, d2 in inside)
-        }  # fmt: skip
+            u
+            for u in users
+            if any(
+                u2 == u
+                and s2 == following
+                and d2 >= min(d for uu, ss, d in inside if uu == u and ss == stage)
+                for u2, s2, d2 in inside
+            )
+        }
         result.append((len(users), len(converted)))
     return result
 

@@ -42,21 +42,33 @@ from workflows.maintenance import (
     RetentionDays,
 )
 
-VARIANTS = [{"name": "A", "weight": 1, "next": "upgrade"},
-            {"name": "B", "weight": 1, "next": "fail"}]  # fmt: skip
+VARIANTS = [
+    {"name": "A", "weight": 1, "next": "upgrade"},
+    {"name": "B", "weight": 1, "next": "fail"},
+]
 AB = {
-    "name": "ab", "start": "split",
+    "name": "ab",
+    "start": "split",
     "goal": {"field": "user.attributes.plan", "op": "eq", "value": "pro"},
     "nodes": [
         {"id": "split", "type": "split", "variants": VARIANTS},
-        {"id": "upgrade", "type": "update_attributes",
-         "operations": [{"op": "set", "path": "plan", "value": "pro"}], "next": "done"},
+        {
+            "id": "upgrade",
+            "type": "update_attributes",
+            "operations": [{"op": "set", "path": "plan", "value": "pro"}],
+            "next": "done",
+        },
         # Refused by the SSRF guard (link-local), at once and for good: on to `on_error`.
-        {"id": "fail", "type": "webhook", "url": "http://169.254.169.254/gone", "next": "done",
-         "on_error": "done"},
+        {
+            "id": "fail",
+            "type": "webhook",
+            "url": "http://169.254.169.254/gone",
+            "next": "done",
+            "on_error": "done",
+        },
         {"id": "done", "type": "end", "outcome": "finished"},
     ],
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -117,12 +129,15 @@ async def test_a_run_records_its_nodes_variant_and_goal(stack: Stack) -> None:
     outcomes = {}
     for variant in ("A", "B"):
         workflow_id = f"journey-metrics-{uuid.uuid4().hex[:8]}"
-        request = JourneyInput(journey=snapshot(AB, journey_id=str(journey.id)),
-                               user_id=user_for(variant))  # fmt: skip
+        request = JourneyInput(
+            journey=snapshot(AB, journey_id=str(journey.id)), user_id=user_for(variant)
+        )
         await stack.env.temporal_client.execute_workflow(
-            JourneyWorkflow.run, request, id=workflow_id,
+            JourneyWorkflow.run,
+            request,
+            id=workflow_id,
             task_queue=stack.env.settings.temporal_task_queue,
-        )  # fmt: skip
+        )
         row = await recorded(stack, workflow_id)
         with stack.sessions() as session:
             nodes = session.exec(
@@ -134,16 +149,22 @@ async def test_a_run_records_its_nodes_variant_and_goal(stack: Stack) -> None:
             row.goal_reached,
             [(n.node_id, n.node_type, n.entered, n.completed, n.failed, n.variant) for n in nodes],
         )
-    assert outcomes["A"] == (True, [
-        ("done", "end", 1, 1, 0, None),
-        ("split", "split", 1, 1, 0, "A"),
-        ("upgrade", "update_attributes", 1, 1, 0, None),
-    ])  # fmt: skip
-    assert outcomes["B"] == (False, [
-        ("done", "end", 1, 1, 0, None),
-        ("fail", "webhook", 1, 0, 1, None),
-        ("split", "split", 1, 1, 0, "B"),
-    ])  # fmt: skip
+    assert outcomes["A"] == (
+        True,
+        [
+            ("done", "end", 1, 1, 0, None),
+            ("split", "split", 1, 1, 0, "A"),
+            ("upgrade", "update_attributes", 1, 1, 0, None),
+        ],
+    )
+    assert outcomes["B"] == (
+        False,
+        [
+            ("done", "end", 1, 1, 0, None),
+            ("fail", "webhook", 1, 0, 1, None),
+            ("split", "split", 1, 1, 0, "B"),
+        ],
+    )
 
 
 async def test_the_rollup_workflow_rolls_up_the_days_asked_for(stack: Stack) -> None:
@@ -195,8 +216,11 @@ def test_both_jobs_are_registered_with_the_settings(journey_env: JourneyEnv) -> 
     )
     maintenance = MAINTENANCE_JOB.make_input(settings)
     assert [(p.table, p.days) for p in maintenance.retention] == [
-        ("trigger_executions", 7), ("workflow_executions", 365), ("lifecycle_events", 730),
-        ("ingested_events", 730), ("metrics_daily", 1095),
-    ]  # fmt: skip
+        ("trigger_executions", 7),
+        ("workflow_executions", 365),
+        ("lifecycle_events", 730),
+        ("ingested_events", 730),
+        ("metrics_daily", 1095),
+    ]
     assert maintenance.months_ahead == 5
     assert ROLLUP_JOB.make_input(settings).days == settings.metrics_rollup_days

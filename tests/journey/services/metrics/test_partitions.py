@@ -35,10 +35,11 @@ def where(connection: Connection, event_id: str) -> str:
 
 def insert(connection: Connection, event_id: str, when: str) -> None:
     connection.execute(
-        text("INSERT INTO lifecycle_events (event_type, event_id, created_at) "
-             "VALUES ('e', :id, :at)"),
+        text(
+            "INSERT INTO lifecycle_events (event_type, event_id, created_at) VALUES ('e', :id, :at)"
+        ),
         {"id": event_id, "at": at(when)},
-    )  # fmt: skip
+    )
 
 
 def test_upgrade_keeps_rows_ids_and_dedupe(database_url: str) -> None:

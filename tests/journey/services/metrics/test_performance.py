@@ -79,8 +79,7 @@ def seed(data: Data) -> uuid.UUID:
     data.run(journey, "u1", "running", START)
     data.run(journey, "u1", "pending", START)
     data.run(journey, "u1", "completed", "2026-03-01 10:00", "2026-03-01 10:05", version="0.9.0")
-    data.run(other, "u1", "completed", START, "2026-03-10 11:00", goal=True,
-             nodes=(split_a,))  # fmt: skip
+    data.run(other, "u1", "completed", START, "2026-03-10 11:00", goal=True, nodes=(split_a,))
     return journey
 
 
@@ -99,12 +98,19 @@ def test_every_run_of_the_journey(
         report = workflow_performance(session, journey_id=journey)
     assert report.runs == 8
     assert report.runs_by_status == {
-        "pending": 1, "running": 1, "completed": 4, "failed": 1, "cancelled": 1,
-    }  # fmt: skip
+        "pending": 1,
+        "running": 1,
+        "completed": 4,
+        "failed": 1,
+        "cancelled": 1,
+    }
     assert report.completion_rate == 4 / 6
     # Completed: 60, 120, 30, 300 s -> sorted 30 60 120 300; ranks ceil(2)=2 and ceil(3.8)=4.
     assert (report.duration.runs, report.duration.p50_seconds, report.duration.p95_seconds) == (
-        4, 60.0, 300.0)  # fmt: skip
+        4,
+        60.0,
+        300.0,
+    )
     assert (report.goal.evaluated, report.goal.reached, report.goal.rate) == (5, 2, 2 / 5)
     nodes = {n.node_id: (n.type, n.runs, n.entered, n.completed, n.failed) for n in report.nodes}
     assert nodes == {
@@ -114,8 +120,10 @@ def test_every_run_of_the_journey(
         "done": ("end", 3, 3, 3, 0),
         "wait": ("wait_for_event", 1, 1, 0, 0),
     }
-    variants = [(v.node_id, v.variant, v.runs, v.goal_evaluated, v.goal_reached, v.goal_rate)
-                for v in report.variants]  # fmt: skip
+    variants = [
+        (v.node_id, v.variant, v.runs, v.goal_evaluated, v.goal_reached, v.goal_rate)
+        for v in report.variants
+    ]
     assert variants == [("split", "A", 3, 3, 2, 2 / 3), ("split", "B", 2, 2, 0, 0.0)]
 
 

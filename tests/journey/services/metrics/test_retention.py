@@ -47,8 +47,14 @@ def seeded(session_factory: sessionmaker[Session]) -> dict[str, Any]:
         data = Data(session)
         data.user("u1", "2024-01-01")
         journey = data.journey()
-        r_old = data.run(journey, "u1", "completed", "2025-05-31", "2025-06-01",
-                         nodes=(("done", "end", 1, 1, 0, None),))  # fmt: skip
+        r_old = data.run(
+            journey,
+            "u1",
+            "completed",
+            "2025-05-31",
+            "2025-06-01",
+            nodes=(("done", "end", 1, 1, 0, None),),
+        )
         r_open = data.run(journey, "u1", "running", "2024-01-01")
         data.run(journey, "u1", "completed", "2026-01-04", "2026-01-05")
         trigger = Trigger(name="t", event_type="x", conditions={}, workflow_id=journey)
@@ -56,17 +62,32 @@ def seeded(session_factory: sessionmaker[Session]) -> dict[str, Any]:
         session.flush()
         for executed in ("2025-12-31", "2026-01-02"):
             session.add(
-                TriggerExecution(trigger_id=trigger.id, condition_met=True,
-                                 executed_at=at(executed), workflow_execution_id=r_old)
-            )  # fmt: skip
+                TriggerExecution(
+                    trigger_id=trigger.id,
+                    condition_met=True,
+                    executed_at=at(executed),
+                    workflow_execution_id=r_old,
+                )
+            )
         for when in ("2024-05-01", "2025-12-31 23:59:59", "2026-01-01 00:00"):
             data.event("u1", "login", when)
         kept_ref = data.event("u1", "lifecycle.stage_changed", "2026-02-01", execution=r_old)
-        session.add_all([IngestedEvent(event_id="old", received_at=at("2025-01-01")),
-                         IngestedEvent(event_id="new", received_at=at("2026-06-01"))])  # fmt: skip
+        session.add_all(
+            [
+                IngestedEvent(event_id="old", received_at=at("2025-01-01")),
+                IngestedEvent(event_id="new", received_at=at("2026-06-01")),
+            ]
+        )
         for day in (date(2025, 12, 31), date(2026, 1, 1)):
-            session.add(DailyMetric(metric_date=day, lifecycle_stage="all", metric_name="m",
-                                    metric_value=Decimal(1), dimensions={}))  # fmt: skip
+            session.add(
+                DailyMetric(
+                    metric_date=day,
+                    lifecycle_stage="all",
+                    metric_name="m",
+                    metric_value=Decimal(1),
+                    dimensions={},
+                )
+            )
         session.commit()
     return {"r_old": r_old, "r_open": r_open, "kept_ref": kept_ref}
 
@@ -100,10 +121,13 @@ def test_each_table_keeps_what_is_young_enough(
         assert count(session, TriggerExecution) == 1
         events = session.exec(select(LifecycleEvent).order_by(LifecycleEvent.created_at)).all()
         assert [(e.created_at, e.workflow_execution_id) for e in events] == [
-            (at("2026-01-01"), None), (at("2026-02-01"), None)]  # fmt: skip
+            (at("2026-01-01"), None),
+            (at("2026-02-01"), None),
+        ]
         assert [row.event_id for row in session.exec(select(IngestedEvent)).all()] == ["new"]
         assert [row.metric_date for row in session.exec(select(DailyMetric)).all()] == [
-            date(2026, 1, 1)]  # fmt: skip
+            date(2026, 1, 1)
+        ]
 
 
 def test_batches_stop_and_resume(

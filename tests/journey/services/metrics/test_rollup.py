@@ -25,8 +25,12 @@ DAY = date(2026, 3, 10)
 
 
 def seed(data: Data) -> tuple[uuid.UUID, uuid.UUID]:
-    for user, created in [("a", "2026-03-09"), ("b", "2026-03-10 08:00"),
-                          ("c", "2026-03-10 23:00"), ("d", "2026-03-11")]:  # fmt: skip
+    for user, created in [
+        ("a", "2026-03-09"),
+        ("b", "2026-03-10 08:00"),
+        ("c", "2026-03-10 23:00"),
+        ("d", "2026-03-11"),
+    ]:
         data.user(user, created)
     data.move("a", "Activation", "2026-03-10 09:00")
     data.move("a", "Retention", "2026-03-11 09:00")
@@ -97,4 +101,6 @@ def test_rerunning_a_day_replaces_only_its_rows(session_factory: sessionmaker[Se
         assert len(rows(session, date(2026, 3, 11))) == next_day  # the other day is untouched
         listed = daily_metrics(session, start=DAY, end=DAY, metric="events")
         assert [(r.lifecycle_stage, r.metric_value) for r in listed] == [
-            ("Activation", 1), ("all", 4)]  # fmt: skip
+            ("Activation", 1),
+            ("all", 4),
+        ]

@@ -24,14 +24,67 @@ LIMIT = 2**53
 # Keys a field path can name (ASCII letters, digits, _ and -), and others only literals hold.
 PATH_KEYS = ["a", "b", "c", "0", "1", "x-y", "_"]
 OTHER_KEYS = ["a b", 'q"k', "é", "", "%", "~/"]
-TRICKY = ["", "a", "A", "ab", "b", "%", "_", "a%", "%a", "a_b", "\\", "\\%", "é", "e\u0301",
-          "😀", "pro", "pro_plus", "Pro", "1", "true", "null", "[]", "{}", " ", "a.b", "'", '"',
-          "2026-01-01T00:00:00Z", "2026-01-01", "Acquisition", "u1", "x@example.com"]  # fmt: skip
+TRICKY = [
+    "",
+    "a",
+    "A",
+    "ab",
+    "b",
+    "%",
+    "_",
+    "a%",
+    "%a",
+    "a_b",
+    "\\",
+    "\\%",
+    "é",
+    "e\u0301",
+    "😀",
+    "pro",
+    "pro_plus",
+    "Pro",
+    "1",
+    "true",
+    "null",
+    "[]",
+    "{}",
+    " ",
+    "a.b",
+    "'",
+    '"',
+    "2026-01-01T00:00:00Z",
+    "2026-01-01",
+    "Acquisition",
+    "u1",
+    "x@example.com",
+]
 NUMBERS = [0, 1, -1, 2, 10, 0.0, -0.0, 1.0, 0.5, 2.5, 1e-7, -3.25, LIMIT, -LIMIT, 2**31]
 
 # Most scalars come from a small pool, so literals, refs and stored values often meet.
-POOL = [None, True, False, 0, 1, 1.0, -1, 2.5, "", "a", "ab", "A", "%", "_", "a%", "é", "pro", "1",
-        "u1", "u2", "Activation", "2026-01-01T00:00:00Z"]  # fmt: skip
+POOL = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    1.0,
+    -1,
+    2.5,
+    "",
+    "a",
+    "ab",
+    "A",
+    "%",
+    "_",
+    "a%",
+    "é",
+    "pro",
+    "1",
+    "u1",
+    "u2",
+    "Activation",
+    "2026-01-01T00:00:00Z",
+]
 
 text = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=5
@@ -70,11 +123,23 @@ moments = st.one_of(
 )
 
 FIELDS = [
-    "user.id", "user.email", "user.current_lifecycle_stage", "user.created_at",
-    "user.attributes", "user.attributes.a", "user.attributes.b", "user.attributes.c",
-    "user.attributes.0", "user.attributes.x-y", "user.attributes.a.b", "user.attributes.a.0",
-    "user.attributes.b.1", "user.attributes.a.0.b", "user.attributes.a.c.a", "user.attributes._",
-]  # fmt: skip
+    "user.id",
+    "user.email",
+    "user.current_lifecycle_stage",
+    "user.created_at",
+    "user.attributes",
+    "user.attributes.a",
+    "user.attributes.b",
+    "user.attributes.c",
+    "user.attributes.0",
+    "user.attributes.x-y",
+    "user.attributes.a.b",
+    "user.attributes.a.0",
+    "user.attributes.b.1",
+    "user.attributes.a.0.b",
+    "user.attributes.a.c.a",
+    "user.attributes._",
+]
 # b and c are the richest paths (c is often a look-alike of b), so they are drawn most.
 fields = st.one_of(
     st.sampled_from(["user.attributes.b", "user.attributes.c"]), st.sampled_from(FIELDS)
@@ -135,11 +200,13 @@ def fixed_users(*, size: int = 40, seed: int = 7) -> list[dict[str, Any]]:
                 "email": strings_pool[index] if index < len(strings_pool) and index % 2 else None,
                 "current_lifecycle_stage": rng.choice(LIFECYCLE_STAGES),
                 "attributes": attributes,
-                "created_at": datetime(2025, 12, 31, 23, 59, rng.choice([0, 59]),
-                                       rng.choice([0, 999_999]), tzinfo=UTC)
-                if index % 7 else None,
+                "created_at": datetime(
+                    2025, 12, 31, 23, 59, rng.choice([0, 59]), rng.choice([0, 999_999]), tzinfo=UTC
+                )
+                if index % 7
+                else None,
             }
-        )  # fmt: skip
+        )
     return batch
 
 

@@ -36,15 +36,17 @@ async def test_entering_a_segment_starts_the_journey(ingest: IngestStack) -> Non
         )
     journey = ingest.journey()
     trigger = ingest.trigger(
-        journey, event_type="segment.entered",
+        journey,
+        event_type="segment.entered",
         conditions={"field": "event.properties.segment_id", "op": "eq", "value": str(segment.id)},
-    )  # fmt: skip
+    )
     # Its own journey: two triggers of one journey trip the consumer's trigger cache today
     # (journey/ingest/trigger_cache.py expunges the shared Workflow row twice).
     other = ingest.trigger(
-        ingest.journey(), event_type="segment.entered",
+        ingest.journey(),
+        event_type="segment.entered",
         conditions={"field": "event.properties.segment_id", "op": "eq", "value": "elsewhere"},
-    )  # fmt: skip
+    )
     async with ingest.consumer() as consumer:
         await ingest.env.temporal_client.execute_workflow(
             SegmentRefreshWorkflow.run,

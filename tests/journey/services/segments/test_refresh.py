@@ -43,9 +43,13 @@ def changes(sessions: SessionFactory, row: UserSegment, limit: int = 100) -> ref
 def apply(sessions: SessionFactory, row: UserSegment, found: refresh.Changes) -> None:
     with sessions() as session:
         refresh.apply_changes(
-            session, segment_id=row.id, entered=found.entered, exited=found.exited,
-            evaluated_at=AT, valid_until=UNTIL,
-        )  # fmt: skip
+            session,
+            segment_id=row.id,
+            entered=found.entered,
+            exited=found.exited,
+            evaluated_at=AT,
+            valid_until=UNTIL,
+        )
 
 
 def cached(sessions: SessionFactory, row: UserSegment) -> list[UserSegmentMembership]:
@@ -73,7 +77,9 @@ def test_changes_are_diffs_between_sql_members_and_the_cache(
     assert changes(session_factory, segment).empty
     rows = cached(session_factory, segment)
     assert [(r.user_id, r.evaluated_at, r.valid_until) for r in rows] == [
-        ("ann", AT, UNTIL), ("bob", AT, UNTIL)]  # fmt: skip
+        ("ann", AT, UNTIL),
+        ("bob", AT, UNTIL),
+    ]
 
     set_plan(session_factory, "bob", "free")
     set_plan(session_factory, "cat", "pro")

@@ -22,14 +22,29 @@ from journey.services.segments.profile import segment_context
 from journey.services.segments.rules import parse_condition
 
 A_ATTRIBUTES: dict[str, Any] = {
-    "plan": "pro", "score": 1, "flag": True, "ratio": 1.0, "tags": ["x", "y", 1],
-    "nested": {"list": [{"k": "v"}], "0": "zero"}, "nothing": None, "pct": "50%",
-    "under": "a_b", "obj": {"a": 1, "b": [1, 2]},
-}  # fmt: skip
+    "plan": "pro",
+    "score": 1,
+    "flag": True,
+    "ratio": 1.0,
+    "tags": ["x", "y", 1],
+    "nested": {"list": [{"k": "v"}], "0": "zero"},
+    "nothing": None,
+    "pct": "50%",
+    "under": "a_b",
+    "obj": {"a": 1, "b": [1, 2]},
+}
 B_ATTRIBUTES: dict[str, Any] = {
-    "plan": "Pro", "score": "1", "flag": 1, "ratio": 2.5, "tags": "x,y", "nested": [{"k": "w"}],
-    "pct": "5", "under": "ab", "obj": {"b": [1, 2.0], "a": 1.0}, "copy": {"a": 1, "b": [1, 2]},
-}  # fmt: skip
+    "plan": "Pro",
+    "score": "1",
+    "flag": 1,
+    "ratio": 2.5,
+    "tags": "x,y",
+    "nested": [{"k": "w"}],
+    "pct": "5",
+    "under": "ab",
+    "obj": {"b": [1, 2.0], "a": 1.0},
+    "copy": {"a": 1, "b": [1, 2]},
+}
 
 # fmt: off
 CASES: list[tuple[dict[str, Any], set[str]]] = [
@@ -90,13 +105,17 @@ def sessions(session_factory: SessionFactory) -> SessionFactory:
     with session_factory() as session:
         session.add_all(
             [
-                User(id="a", email="a@x.io", attributes=A_ATTRIBUTES,
-                     current_lifecycle_stage="Activation",
-                     created_at=datetime(2026, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC)),
+                User(
+                    id="a",
+                    email="a@x.io",
+                    attributes=A_ATTRIBUTES,
+                    current_lifecycle_stage="Activation",
+                    created_at=datetime(2026, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC),
+                ),
                 User(id="b", email="B@x.io", attributes=B_ATTRIBUTES),
                 User(id="n", email=None, attributes=None),
             ]
-        )  # fmt: skip
+        )
         session.commit()
         session.execute(update(User).where(col(User.id) == "n").values(created_at=None))
         session.commit()
@@ -122,8 +141,10 @@ def test_every_case_on_both_databases(sessions: SessionFactory) -> None:
     for data, expected in CASES:
         in_sql, in_python = members(sessions, data)
         if (in_sql, in_python) != (expected, expected):
-            wrong.append(f"{data}: sql {sorted(in_sql)}, python {sorted(in_python)}, "
-                         f"expected {sorted(expected)}")  # fmt: skip
+            wrong.append(
+                f"{data}: sql {sorted(in_sql)}, python {sorted(in_python)}, "
+                f"expected {sorted(expected)}"
+            )
     assert wrong == []
 
 

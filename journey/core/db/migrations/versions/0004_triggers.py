@@ -66,10 +66,22 @@ def downgrade() -> None:
     with op.batch_alter_table("lifecycle_events") as batch:
         batch.drop_column("event_id")
     with op.batch_alter_table("trigger_executions") as batch:
-        for name in ("event_id", "event_at", "dedupe_key", "decision", "reason",
-                     "temporal_workflow_id"):  # fmt: skip
+        for name in (
+            "event_id",
+            "event_at",
+            "dedupe_key",
+            "decision",
+            "reason",
+            "temporal_workflow_id",
+        ):
             batch.drop_column(name)
     with op.batch_alter_table("triggers") as batch:
-        for name in ("description", "dedupe_key", "reentry", "user_id_path", "reentry_period",
-                     "create_profile"):  # fmt: skip
+        for name in (
+            "description",
+            "dedupe_key",
+            "reentry",
+            "user_id_path",
+            "reentry_period",
+            "create_profile",
+        ):
             batch.drop_column(name)

@@ -156,8 +156,12 @@ def _unpartition_events() -> None:
 # ---- SQLite: NOT NULL needs a table rebuild, which would lose DESC on the indexes ------------
 
 
-def _sqlite_created_at(*, nullable: bool, before: Sequence[tuple[str, list[str], bool]],
-                       after: Sequence[tuple[str, list[str], bool]]) -> None:  # fmt: skip
+def _sqlite_created_at(
+    *,
+    nullable: bool,
+    before: Sequence[tuple[str, list[str], bool]],
+    after: Sequence[tuple[str, list[str], bool]],
+) -> None:
     for name, _, _ in before:
         op.drop_index(name, table_name=EVENTS)
     with op.batch_alter_table(EVENTS) as batch:
