@@ -25,23 +25,22 @@ with workflow.unsafe.imports_passed_through():
         TemplateContext,
     )
     from journey.contracts.runs import JourneySnapshot, StepLogEntry
-    from workflows.patches import Patches
+    from workflows.patches import (
+        DEDUPE_DELIVERED_EVENTS,
+        LOCAL_FAILURES_REACH_ON_ERROR,
+        THROTTLED_ACTION_QUEUES,
+        UNKNOWN_USER_CHECK,
+        Patches,
+    )
     from workflows.policies import retry_policy, start_to_close
-    from workflows.task_queues import PATCH_ID, action_queue
+    from workflows.task_queues import action_queue
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
-# Recorded in new runs: actions for a user without a profile fail before calling an activity.
-UNKNOWN_USER_PATCH = "unknown-user-check"
-# Recorded in new runs: an event whose `id` this run already received is ignored (Kafka
-# delivers at least once). Older histories replay receiving every delivery.
-DEDUPE_PATCH = "dedupe-delivered-events"
 # In lean runs (workflows/patches.py) short database steps (loading the profile, attribute
 # updates, stage changes, the end-of-run mirror) run as local activities, inside the workflow
 # task that asks for them, instead of a round trip through the server each. They stay
 # idempotent: the effect ledger dedupes a step re-run after a lost workflow task.
 LOCAL_ACTIONS = frozenset({UPDATE_ATTRIBUTES, LIFECYCLE_TRANSITION})
-# Recorded by a run whose local activity failed for good: the failure reaches `on_error`.
-LOCAL_FAILURE_PATCH = "local-failures-reach-on-error"
 MAX_PENDING_EVENTS = 500
 # The ids remembered for dedupe (the most recent ones); carried across continue-as-new.
 MAX_SEEN_EVENT_IDS = 1_000
@@ -52,12 +51,12 @@ def handles_activity_failure(err: FailureError) -> bool:
     mirror's warning) rather than letting it end the run.
 
     A regular activity's failure arrives as an ActivityError; a local activity's arrives
-    unwrapped (ApplicationError, TimeoutError). Runs recorded before LOCAL_FAILURE_PATCH let the
-    latter fail the run; the patch is asked only here, so only runs that meet such a failure
+    unwrapped (ApplicationError, TimeoutError). Runs recorded before LOCAL_FAILURES_REACH_ON_ERROR
+    let the latter fail the run; the patch is asked only here, so only runs that meet such a failure
     record it. A cancellation is never handled here."""
     if isinstance(err, ActivityError):
         return True
-    return not isinstance(err, CancelledError) and workflow.patched(LOCAL_FAILURE_PATCH)
+    return not isinstance(err, CancelledError) and workflow.patched(LOCAL_FAILURES_REACH_ON_ERROR)
 
 
 def activity_failure_cause(err: FailureError) -> BaseException | None:
@@ -158,7 +157,7 @@ class RunContext:
         MAX_SEEN_EVENT_IDS ids are remembered; an event without an id is always received.
         """
         event_id = event.get("id")
-        if isinstance(event_id, str) and event_id and self.patches.has(DEDUPE_PATCH):
+        if isinstance(event_id, str) and event_id and self.patches.has(DEDUPE_DELIVERED_EVENTS):
             if event_id in self.seen_event_ids:
                 return False
             self.seen_event_ids[event_id] = None
@@ -212,7 +211,7 @@ class RunContext:
     ) -> ResultT:
         """Run an action node's activity. When retries are exhausted the run goes to the
         node's `on_error` (ActionExhausted); without one, the run fails."""
-        if not self.user_known and self.patches.has(UNKNOWN_USER_PATCH):
+        if not self.user_known and self.patches.has(UNKNOWN_USER_CHECK):
             reason = (
                 f"user {self.user_id!r} has no profile and journey {self.document.name!r} "
                 "does not create profiles (create_missing_profile)"
@@ -234,7 +233,7 @@ class RunContext:
                     summary=summary,
                 )
             queue = action_queue(workflow.info().task_queue, activity, self.throttled_actions)
-            if queue is not None and not self.patches.has(PATCH_ID):
+            if queue is not None and not self.patches.has(THROTTLED_ACTION_QUEUES):
                 queue = None
             self.show_position()
             return await workflow.execute_activity(

@@ -36,11 +36,10 @@ with workflow.unsafe.imports_passed_through():
         activity_failure_cause,
         handles_activity_failure,
     )
+    from workflows.patches import MIRROR_EXECUTION_OUTCOME
     from workflows.registry import WAITING_TYPES, handler_for
 
 CARRIED_STEP_LOG = 200
-# Recorded in new runs; older histories replay without the end-of-run mirror activity.
-MIRROR_PATCH = "mirror-execution-outcome"
 
 
 @workflow.defn(name="journey.Journey")
@@ -254,7 +253,7 @@ class JourneyWorkflow:
         """Report the end of the run. Called after catching cancellation, which Temporal
         allows: new commands still run. A mirror that keeps failing must not fail the run."""
         self._show_position()
-        if not self._ctx.patches.has(MIRROR_PATCH):
+        if not self._ctx.patches.has(MIRROR_EXECUTION_OUTCOME):
             return
         ctx, info = self._ctx, workflow.info()
         outcome = ExecutionOutcomeInput(

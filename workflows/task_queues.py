@@ -17,8 +17,6 @@ from collections.abc import Collection
 
 from journey.contracts.actions import CALL_WEBHOOK, SEND_EMAIL
 
-# Recorded in new runs; old histories (without it) replay with actions on the main queue.
-PATCH_ID = "throttled-action-queues"
 SUFFIX_BY_ACTIVITY = {SEND_EMAIL: "email", CALL_WEBHOOK: "webhook"}
 
 

@@ -18,7 +18,8 @@ from temporalio.service import RPCError
 from journey.contracts.runs import CarriedState, JourneyState
 from tests.workflows.conftest import JourneyRunner, snapshot
 from tests.workflows.histories import wait_until_waiting
-from workflows.context import DEDUPE_PATCH, MAX_SEEN_EVENT_IDS, RunContext
+from workflows.context import MAX_SEEN_EVENT_IDS, RunContext
+from workflows.patches import DEDUPE_DELIVERED_EVENTS
 
 
 def event(type_: str, id_: str | None, **properties: Any) -> dict[str, Any]:
@@ -244,7 +245,7 @@ def test_only_the_most_recent_ids_are_remembered(monkeypatch: pytest.MonkeyPatch
     ctx = RunContext(journey, "u1", {}, {"id": "u1", "attributes": {}}, None)
     for n in range(MAX_SEEN_EVENT_IDS + 1):
         assert ctx.receive(event("ping", f"e-{n}"))
-    assert set(patches) == {DEDUPE_PATCH}
+    assert set(patches) == {DEDUPE_DELIVERED_EVENTS}
     assert len(ctx.seen_event_ids) == MAX_SEEN_EVENT_IDS
     assert not ctx.receive(event("ping", f"e-{MAX_SEEN_EVENT_IDS}"))
     assert not ctx.receive(event("ping", "e-1"))

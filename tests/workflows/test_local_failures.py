@@ -12,7 +12,7 @@ from sqlalchemy import text
 from temporalio.client import WorkflowFailureError
 
 from tests.workflows.conftest import JourneyRunner
-from workflows.context import LOCAL_FAILURE_PATCH
+from workflows.patches import LOCAL_FAILURES_REACH_ON_ERROR
 
 
 def bad_increment(on_error: str | None) -> dict[str, object]:
@@ -39,7 +39,7 @@ async def test_a_failed_database_step_takes_its_on_error_branch(
     assert result.step_log[0].outcome == "error"
     assert "AttributeTypeError" in str(result.step_log[0].detail)
     history = await handle.fetch_history()
-    assert LOCAL_FAILURE_PATCH.encode() in b"".join(
+    assert LOCAL_FAILURES_REACH_ON_ERROR.encode() in b"".join(
         e.marker_recorded_event_attributes.SerializeToString()
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
@@ -69,7 +69,7 @@ async def test_a_run_whose_end_cannot_be_mirrored_still_completes(
     handle = await journey_runner.start(document)
     assert (await handle.result()).outcome == "completed"
     history = await handle.fetch_history()
-    assert LOCAL_FAILURE_PATCH.encode() in b"".join(
+    assert LOCAL_FAILURES_REACH_ON_ERROR.encode() in b"".join(
         e.marker_recorded_event_attributes.SerializeToString()
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")

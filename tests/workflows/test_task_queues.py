@@ -11,8 +11,8 @@ from temporalio.client import WorkflowHistory
 from journey.contracts.runs import JourneyInput, JourneyResult
 from journey.services.runs.starter import start_run
 from tests.workflows.conftest import JourneyRunner, snapshot
-from workflows.patches import LEAN_HISTORY
-from workflows.task_queues import PATCH_ID, action_queue
+from workflows.patches import LEAN_HISTORY, THROTTLED_ACTION_QUEUES
+from workflows.task_queues import action_queue
 
 
 def test_queue_names_derive_from_the_workflow_queue() -> None:
@@ -80,13 +80,14 @@ async def test_actions_are_scheduled_on_their_queues(journey_runner: JourneyRunn
     assert queues["journey.call_webhook"] == f"{base}.webhook"
     # A short database step runs as a local activity, in the workflow's own worker.
     assert "journey.update_attributes" not in queues
-    # New runs record the one lean-history patch, which stands for PATCH_ID and the others.
+    # New runs record the one lean-history patch, which stands for THROTTLED_ACTION_QUEUES and the
+    # others.
     markers = b"".join(
         e.marker_recorded_event_attributes.SerializeToString()
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
     )
-    assert LEAN_HISTORY.encode() in markers and PATCH_ID.encode() not in markers
+    assert LEAN_HISTORY.encode() in markers and THROTTLED_ACTION_QUEUES.encode() not in markers
 
 
 @pytest.mark.parametrize(
