@@ -31,6 +31,7 @@ from tests.harness import sample_workflows as wf
 from tests.harness.env import JourneyEnv, build_settings
 from tests.harness.http_receiver import HttpReceiver
 from tests.harness.kafka import consumer_config, create_topic
+from tests.harness.needs import REQUIRE_ENV, needed_resource, needs, required_resources
 from tests.harness.ports import free_port, wait_for_port
 from tests.harness.smtp import SmtpCapture
 from tests.harness.temporal import running_worker
@@ -293,3 +294,18 @@ async def test_journey_env_settings_reach_every_server(journey_env: JourneyEnv):
     assert [f"{b.host}:{b.port}" for b in topics.brokers.values()] == [journey_env.kafka_bootstrap]
     await aiosmtplib.send(_mail(), hostname=settings.resolved_smtp_host, port=settings.smtp_port)
     assert len(await journey_env.smtp_server.wait_for(1)) == 1
+
+
+def test_a_skip_names_what_it_needs_and_a_run_can_require_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reason = needs("postgres", "no server configured")
+    assert needed_resource(reason) == "postgres"
+    assert needed_resource("this confluent-kafka cannot construct a Message") is None
+    with pytest.raises(ValueError, match="unknown test resource"):
+        needs("gpu", "none here")
+    monkeypatch.setenv(REQUIRE_ENV, "postgres, ipv6")
+    assert required_resources() == {"postgres", "ipv6"}
+    monkeypatch.setenv(REQUIRE_ENV, "postgres,chromium-nightly")
+    with pytest.raises(ValueError, match="chromium-nightly"):
+        required_resources()

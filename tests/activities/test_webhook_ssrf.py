@@ -30,6 +30,7 @@ from tests.activities.webhook_helpers import (
 )
 from tests.harness.env import JourneyEnv
 from tests.harness.http_receiver import HttpReceiver
+from tests.harness.needs import needs
 
 
 class LoopbackListener:
@@ -70,14 +71,13 @@ async def ipv6_listener() -> AsyncIterator[LoopbackListener]:
     try:
         await listener.start()
     except OSError as exc:
-        pytest.skip(f"no IPv6 loopback here: {exc}")
+        pytest.skip(needs("ipv6", f"no IPv6 loopback here: {exc}"))
     yield listener
     await listener.stop()
 
 
-needs_hosts_name = pytest.mark.skipif(
-    HOSTS_NAME is None, reason="no /etc/hosts name (besides localhost) for a loopback address"
-)
+NO_HOSTS_NAME = needs("hosts-name", "no /etc/hosts name (besides localhost) for a loopback address")
+needs_hosts_name = pytest.mark.skipif(HOSTS_NAME is None, reason=NO_HOSTS_NAME)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ async def test_loopback_is_refused_and_nothing_is_received(
 ) -> None:
     if target == "hosts-file":
         if HOSTS_NAME is None:
-            pytest.skip("no /etc/hosts name (besides localhost) for a loopback address")
+            pytest.skip(NO_HOSTS_NAME)
         target = HOSTS_NAME
     port = ipv6_listener.port if target == "::1" else http_receiver.port
     host = f"[{target}]" if ":" in target else target

@@ -30,10 +30,13 @@ from tests.activities.webhook_helpers import (
     webhook_settings,
 )
 from tests.harness.env import JourneyEnv
+from tests.harness.needs import needs
 
 pytestmark = [
-    pytest.mark.skipif(HOSTS_NAME is None, reason="no /etc/hosts name for a loopback address"),
-    pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI"),
+    pytest.mark.skipif(
+        HOSTS_NAME is None, reason=needs("hosts-name", "no /etc/hosts name for a loopback address")
+    ),
+    pytest.mark.skipif(shutil.which("openssl") is None, reason=needs("openssl", "no openssl CLI")),
 ]
 
 

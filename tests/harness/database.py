@@ -33,6 +33,7 @@ from journey.core.db.engine import (
     normalise_database_url,
     run_migrations,
 )
+from tests.harness.needs import needs
 
 __all__ = [
     "BACKENDS",
@@ -47,10 +48,12 @@ __all__ = [
     "temporary_database_url",
 ]
 
+
 POSTGRES_ENV = "JOURNEY_TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = (
+POSTGRES_SKIP_REASON = needs(
+    "postgres",
     f"PostgreSQL tests need {POSTGRES_ENV} "
-    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)"
+    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)",
 )
 BACKENDS = ("sqlite", "postgres")
 

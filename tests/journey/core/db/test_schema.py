@@ -39,6 +39,7 @@ from journey.core.db.models import (
 )
 from journey.services.metrics.partitions import is_partition
 from tests.harness.database import POSTGRES_ENV, empty_database_url, postgres_admin_url
+from tests.harness.needs import needs
 
 SEED_TABLES = {
     "users",
@@ -221,7 +222,7 @@ def test_migrations_match_models(migrated_engine: Engine) -> None:
 
 def test_sqlite_and_postgres_have_the_same_logical_schema(tmp_path: Path) -> None:
     if postgres_admin_url() is None:
-        pytest.skip(f"comparing against PostgreSQL needs {POSTGRES_ENV}")
+        pytest.skip(needs("postgres", f"comparing against PostgreSQL needs {POSTGRES_ENV}"))
     schemas = {}
     for kind in ("sqlite", "postgres"):
         with empty_database_url(kind, tmp_path) as url:
