@@ -129,7 +129,7 @@ class _Templates:
 
     def sqlite(self) -> Path:
         if self._sqlite is None:
-            path = Path(tempfile.mkdtemp(prefix="journey-template-")) / "journey.core.db"
+            path = Path(tempfile.mkdtemp(prefix="journey-template-")) / "journey.db"
             run_migrations(f"sqlite:///{path.as_posix()}")
             self._sqlite = path
         return self._sqlite

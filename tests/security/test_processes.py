@@ -97,7 +97,7 @@ async def test_the_dev_stack_keeps_data_private_and_survives_long_urls(
             for _ in range(3):
                 assert (await http.get(f"{api}/health")).status_code == 200
         assert not _readable_by_others(data_dir), _readable_by_others(data_dir)
-        for name in ("journey.core.db", "temporal.db", "jwt-secret", "logs/api.log"):
+        for name in ("journey.db", "temporal.db", "jwt-secret", "logs/api.log"):
             assert (data_dir / name).exists(), name
     finally:
         dev.send_signal(signal.SIGTERM)
