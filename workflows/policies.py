@@ -8,9 +8,15 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 
+from dsl.nodes.base import RetryPolicy as NodeRetryPolicy
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class ActionPolicy:
+    """A node type's attempt timeout and retry defaults; `maximum_attempts` 0 is unlimited.
+
+    Keyword-only: five numbers in a row are easy to put in the wrong order unnoticed."""
+
     start_to_close: timedelta
     maximum_attempts: int
     initial_interval: timedelta
@@ -21,16 +27,51 @@ class ActionPolicy:
 _S = timedelta(seconds=1)
 _M = timedelta(minutes=1)
 
-# (start-to-close per attempt, attempts (0 = unlimited), first retry, backoff, longest retry)
 DEFAULTS: dict[str, ActionPolicy] = {
     # SMTP relays answer in seconds; a long outage is better retried for a while than lost.
-    "email": ActionPolicy(30 * _S, 10, 5 * _S, 2.0, 10 * _M),
+    "email": ActionPolicy(
+        start_to_close=30 * _S,
+        maximum_attempts=10,
+        initial_interval=5 * _S,
+        backoff_coefficient=2.0,
+        maximum_interval=10 * _M,
+    ),
     # The request timeout is the node's own; this bounds one attempt including rendering.
-    "webhook": ActionPolicy(60 * _S, 8, 2 * _S, 2.0, 5 * _M),
-    "update_attributes": ActionPolicy(15 * _S, 20, _S, 2.0, 30 * _S),
-    "lifecycle_transition": ActionPolicy(15 * _S, 20, _S, 2.0, 30 * _S),
-    "emit_event": ActionPolicy(30 * _S, 20, _S, 2.0, _M),
-    "sub_journey": ActionPolicy(15 * _S, 0, _S, 2.0, 30 * _S),
+    "webhook": ActionPolicy(
+        start_to_close=60 * _S,
+        maximum_attempts=8,
+        initial_interval=2 * _S,
+        backoff_coefficient=2.0,
+        maximum_interval=5 * _M,
+    ),
+    "update_attributes": ActionPolicy(
+        start_to_close=15 * _S,
+        maximum_attempts=20,
+        initial_interval=_S,
+        backoff_coefficient=2.0,
+        maximum_interval=30 * _S,
+    ),
+    "lifecycle_transition": ActionPolicy(
+        start_to_close=15 * _S,
+        maximum_attempts=20,
+        initial_interval=_S,
+        backoff_coefficient=2.0,
+        maximum_interval=30 * _S,
+    ),
+    "emit_event": ActionPolicy(
+        start_to_close=30 * _S,
+        maximum_attempts=20,
+        initial_interval=_S,
+        backoff_coefficient=2.0,
+        maximum_interval=_M,
+    ),
+    "sub_journey": ActionPolicy(
+        start_to_close=15 * _S,
+        maximum_attempts=0,
+        initial_interval=_S,
+        backoff_coefficient=2.0,
+        maximum_interval=30 * _S,
+    ),
 }
 
 
@@ -41,7 +82,7 @@ def policy_for(node_type: str) -> ActionPolicy:
         raise KeyError(f"no action policy for node type {node_type!r}") from None
 
 
-def retry_policy(node_type: str, override: Any | None = None) -> RetryPolicy:
+def retry_policy(node_type: str, override: NodeRetryPolicy | None = None) -> RetryPolicy:
     """The node type's default policy with any fields the node's `retry` sets."""
     base = policy_for(node_type)
 
