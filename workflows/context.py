@@ -17,6 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from dsl.conditions import evaluate
+    from dsl.nodes import (
+        EmailNode,
+        EmitEventNode,
+        LifecycleTransitionNode,
+        UpdateAttributesNode,
+        WebhookNode,
+    )
     from journey.contracts.actions import (
         LIFECYCLE_TRANSITION,
         UNKNOWN_USER,
@@ -36,6 +43,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.task_queues import action_queue
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
+# The nodes whose handlers call `RunContext.act`: a union rather than `ActionNode`, which has no
+# `type` (the policy table's key). A new action node type is added here with its handler.
+ActingNode = (
+    EmailNode | WebhookNode | UpdateAttributesNode | EmitEventNode | LifecycleTransitionNode
+)
 # In lean runs (workflows/patches.py) short database steps (loading the profile, attribute
 # updates, stage changes, the end-of-run mirror) run as local activities, inside the workflow
 # task that asks for them, instead of a round trip through the server each. They stay
@@ -207,7 +219,7 @@ class RunContext:
     # ---- actions ---------------------------------------------------------------------------
 
     async def act(
-        self, node: Any, activity: str, arg: BaseModel, result_type: type[ResultT]
+        self, node: ActingNode, activity: str, arg: BaseModel, result_type: type[ResultT]
     ) -> ResultT:
         """Run an action node's activity. When retries are exhausted the run goes to the
         node's `on_error` (ActionExhausted); without one, the run fails."""

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from dsl.nodes import NODE_TYPES
-from workflows.registry import NODE_HANDLERS, UnknownNodeType, build_registry, handler_for
+from dsl.nodes import NODE_TYPES, EmailNode, EndNode
+from workflows.context import RunContext
+from workflows.registry import (
+    NODE_HANDLERS,
+    NodeHandler,
+    UnknownNodeType,
+    build_registry,
+    handler_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNED = ("httpx", "sqlmodel", "sqlalchemy", "confluent_kafka", "jinja2", "journey")
@@ -86,6 +93,26 @@ def test_registry_covers_exactly_the_dsl_node_types() -> None:
 
 def test_registry_fails_loudly() -> None:
     with pytest.raises(ValueError, match="registered twice"):
-        build_registry([("end", NODE_HANDLERS["end"]), ("end", NODE_HANDLERS["end"])])
+        build_registry([NODE_HANDLERS["end"], NODE_HANDLERS["end"]])
     with pytest.raises(UnknownNodeType, match="teleport"):
         handler_for("teleport")
+
+
+class _OwnEndNode(EndNode):
+    """Claims the `end` type, but the DSL never parses a node into it."""
+
+
+async def _end_here(node: _OwnEndNode, ctx: RunContext) -> str | None:
+    return None
+
+
+def test_registry_refuses_a_handler_of_another_model_than_the_dsls() -> None:
+    with pytest.raises(ValueError, match="takes _OwnEndNode, but the DSL has EndNode"):
+        build_registry([NodeHandler(_OwnEndNode, _end_here)])
+
+
+async def test_a_handler_refuses_a_node_of_another_type() -> None:
+    email = EmailNode(id="welcome", to="a@example.com", subject="hi", text="hi")
+    with pytest.raises(TypeError, match="'end' handler takes EndNode, not EmailNode"):
+        # The model check comes before the context is used, so none is needed.
+        await NODE_HANDLERS["end"](email, None)  # type: ignore[arg-type]

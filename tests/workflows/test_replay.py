@@ -18,10 +18,11 @@ import pytest
 from temporalio import workflow
 
 import workflows.registry
+from dsl.nodes import EmailNode
 from tests.workflows.conftest import EXAMPLES
 from tests.workflows.histories import history_paths, journey_replayer, load_history
 from workflows.context import RunContext
-from workflows.registry import Handler
+from workflows.registry import NodeHandler
 
 PATHS = history_paths()
 
@@ -38,7 +39,7 @@ async def test_recorded_history_replays_without_error(path: Path) -> None:
     assert result.replay_failure is None
 
 
-async def _email_without_sending(node: Any, run: RunContext) -> str | None:
+async def _email_without_sending(node: EmailNode, run: RunContext) -> str | None:
     """The deliberate change: an email node that waits a second instead of sending.
 
     (Only dropping the send is not enough: a local activity that is no longer asked for is not
@@ -48,8 +49,10 @@ async def _email_without_sending(node: Any, run: RunContext) -> str | None:
     return str(node.next) if node.next else None
 
 
-def _with_changed_email(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-    return {**handlers, "email": _email_without_sending}
+def _with_changed_email(
+    handlers: Mapping[str, NodeHandler[Any]],
+) -> dict[str, NodeHandler[Any]]:
+    return {**handlers, "email": NodeHandler(EmailNode, _email_without_sending)}
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[path.stem for path in PATHS])

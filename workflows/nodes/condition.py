@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from dsl.nodes.condition import ConditionNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: ConditionNode, ctx: RunContext) -> str | None:
     for branch in node.branches:
         if ctx.holds(branch.when):
             return str(branch.next)

@@ -10,7 +10,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from dsl.conditions import resolve_field
     from dsl.durations import format_duration
-    from dsl.nodes.delay import next_allowed_local_time, resolve_timezone
+    from dsl.nodes.delay import DelayNode, next_allowed_local_time, resolve_timezone
     from workflows.context import RunContext
 
 
@@ -27,7 +27,7 @@ def _parse_instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def wake_time(node: Any, ctx: RunContext) -> tuple[datetime, str]:
+def wake_time(node: DelayNode, ctx: RunContext) -> tuple[datetime, str]:
     now = ctx.now()
     if node.duration is not None:
         return now + node.duration, f"for {format_duration(node.duration)}"
@@ -36,11 +36,15 @@ def wake_time(node: Any, ctx: RunContext) -> tuple[datetime, str]:
         instant = _parse_instant(value) if found else None
         # A missing or unreadable timestamp does not block the run forever: continue now.
         return (instant or now), f"until {node.until_field}"
-    tz_name = resolve_timezone(node.until_time, ctx.condition_context(), ctx.document.timezone)
-    return next_allowed_local_time(now, node.until_time, tz_name), f"until local time ({tz_name})"
+    until_time = node.until_time
+    if until_time is None:
+        # Unreachable: `DelayNode` refuses a node without exactly one of the three modes.
+        raise ValueError(f"delay {node.id} has no duration, until_field or until_time")
+    tz_name = resolve_timezone(until_time, ctx.condition_context(), ctx.document.timezone)
+    return next_allowed_local_time(now, until_time, tz_name), f"until local time ({tz_name})"
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: DelayNode, ctx: RunContext) -> str | None:
     wake, why = wake_time(node, ctx)
     remaining = wake - ctx.now()
     if remaining > timedelta(0):

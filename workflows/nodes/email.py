@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import journey.contracts.actions as c
+    from dsl.nodes.email import EmailNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: EmailNode, ctx: RunContext) -> str | None:
     await ctx.act(
         node,
         c.SEND_EMAIL,

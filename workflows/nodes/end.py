@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from dsl.nodes.end import EndNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: EndNode, ctx: RunContext) -> str | None:
     ctx.outcome = str(node.outcome)
     return None

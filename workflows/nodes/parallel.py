@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from dsl.nodes.parallel import ParallelNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: ParallelNode, ctx: RunContext) -> str | None:
     ctx.parallel_depth += 1
     branches = [asyncio.ensure_future(ctx.run_path(start)) for start in node.branches]
     try:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from dsl.nodes.split import choose_variant
+    from dsl.nodes.split import SplitNode, choose_variant
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: SplitNode, ctx: RunContext) -> str | None:
     variant = choose_variant(node.variants, ctx.user_id, node.id)
     ctx.variables.setdefault("variants", {})[node.id] = variant.name
     return str(variant.next)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -11,6 +10,7 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from dsl.nodes.sub_journey import SubJourneyNode
     from journey.contracts.runs import (
         LOAD_JOURNEY,
         JourneyInput,
@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.context import ActionExhausted, RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: SubJourneyNode, ctx: RunContext) -> str | None:
     ctx.show_position()
     snapshot = await workflow.execute_activity(
         LOAD_JOURNEY,

@@ -12,10 +12,11 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from dsl.durations import format_duration
+    from dsl.nodes.wait_for_event import WaitForEventNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: WaitForEventNode, ctx: RunContext) -> str | None:
     found: list[dict[str, Any]] = []
 
     def arrived() -> bool:

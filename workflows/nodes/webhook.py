@@ -6,16 +6,15 @@ recorded in workflow history, and the activity resolves the values from the work
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import journey.contracts.actions as c
+    from dsl.nodes.webhook import WebhookNode
     from workflows.context import RunContext
 
 
-async def run(node: Any, ctx: RunContext) -> str | None:
+async def run(node: WebhookNode, ctx: RunContext) -> str | None:
     result = await ctx.act(
         node,
         c.CALL_WEBHOOK,
