@@ -72,11 +72,11 @@ class EventConsumer:
         self.outages = 0  # waits for Temporal/the database/the broker, for logs and tests
 
     async def run(self, stop: asyncio.Event) -> None:
-        def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
             log.info("assigned %s", [p.partition for p in partitions])
             self.assigned.set()
 
-        def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        def on_revoke(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
             log.info("revoked %s", [p.partition for p in partitions])
 
         self._consumer.subscribe(
