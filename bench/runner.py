@@ -127,5 +127,5 @@ def main(settings: Settings, *, quick: bool, names: list[str] | None, results: P
     target = results or (None if quick or names else RESULTS_PATH)
     if target is not None:
         target.write_text(results_markdown(outcomes, quick=quick, seconds=seconds))
-        print(f"wrote {target}", file=sys.stderr)
+        sys.stderr.write(f"wrote {target}\n")
     return 1 if any(o.error for o in outcomes) else 0

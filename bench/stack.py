@@ -71,7 +71,7 @@ class MailCounter:
         self.recipients: list[str] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         with self._lock:
             self.arrivals.append(time.monotonic())
             self.recipients.extend(envelope.rcpt_tos)
@@ -123,7 +123,7 @@ def _start_http_counter() -> HttpCounter:
 
         do_PUT = do_POST
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, _format: str, *_args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -337,7 +337,7 @@ def _center_check(text: Any, width: Any = 80, *_: Any) -> None:
     check_size("center", _padded_size(str(text), width))
 
 
-def _wordwrap_check(text: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+def _wordwrap_check(text: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:  # noqa: ARG001
     wrapstring = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
     if isinstance(wrapstring, str) and len(wrapstring) > 1:
         # At worst every character starts a line.
@@ -352,12 +352,12 @@ def _format_check(text: Any, *args: Any, **kwargs: Any) -> None:
     check_size("format", percent_format_size(str(text), kwargs or args))
 
 
-def _batch_check(value: Any, linecount: Any = 1, fill_with: Any = None) -> None:
+def _batch_check(value: Any, linecount: Any = 1, fill_with: Any = None) -> None:  # noqa: ARG001
     if fill_with is not None and isinstance(linecount, int):
         check_size("batch", linecount * weight(fill_with))
 
 
-def _slice_check(value: Any, slices: Any = 1, fill_with: Any = None) -> None:
+def _slice_check(value: Any, slices: Any = 1, fill_with: Any = None) -> None:  # noqa: ARG001
     if isinstance(slices, int):
         check_size("slice", slices, MAX_RANGE)
 
@@ -368,12 +368,15 @@ def _urlize_check(text: Any, *args: Any, **kwargs: Any) -> None:
     check_size("urlize", len(str(text)) * 2 + words * extra)
 
 
-def _tojson_check(value: Any, indent: Any = None) -> None:
+def _tojson_check(value: Any, indent: Any = None) -> None:  # noqa: ARG001
     size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
     check_size("tojson indent", size, MAX_JSON_INDENT)
 
 
 # Checked before the filter runs; every filter's result is checked after it ran as well.
+# A check takes its filter's parameters under the filter's names, used or not, so that a
+# template's keyword arguments (`center(width=...)`, `batch(3, fill_with=...)`) bind the same
+# way: hence the `noqa: ARG001` on them.
 _FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "indent": _indent_check,
     "center": _center_check,

@@ -29,7 +29,7 @@ pytest_plugins = [
 _skips: collections.Counter[str] = collections.Counter()
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def pytest_configure() -> None:
     required_resources()  # an unknown name in JOURNEY_TEST_REQUIRE stops the run at once
 
 

@@ -54,7 +54,7 @@ def bare_app(settings: Settings, snapshot: JourneySnapshot) -> FastAPI:
     state: dict[str, Any] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state["client"] = await connect_client(settings)
         yield
 
@@ -132,7 +132,7 @@ async def _server(stack: BenchStack, kind: str, state: Any) -> AsyncIterator[str
     except BaseException:
         # The data directory goes with the stack: show why the server failed while it is here.
         tail = (await asyncio.to_thread(Path(log.name).read_bytes))[-3000:].decode(errors="replace")
-        print(f"--- {kind} server log (tail) ---\n{tail}", file=sys.stderr)
+        sys.stderr.write(f"--- {kind} server log (tail) ---\n{tail}\n")
         raise
     finally:
         process.terminate()

@@ -295,7 +295,7 @@ def _compare(
     )
 
 
-async def run(settings: Settings, size: Size) -> Sequence[Result]:
+async def run(_settings: Settings, size: Size) -> Sequence[Result]:
     document = journey_document(size.n)
     validated = validate_journey(document)  # also the warm-up (imports, Jinja environment)
     if not validated.ok or validated.document is None:

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def announce_ready(component: str, detail: str = "") -> None:
-    print(f"{READY_PREFIX} {component} {detail}".rstrip(), flush=True)
+    # The READY line on stdout is the protocol `journey dev` reads to know a component is up.
+    print(f"{READY_PREFIX} {component} {detail}".rstrip(), flush=True)  # noqa: T201
 
 
 def stop_event_on_signals() -> asyncio.Event:

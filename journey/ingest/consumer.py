@@ -62,9 +62,10 @@ class EventConsumer:
     def __init__(self, settings: Settings, session_factory: SessionFactory, client: Client) -> None:
         self._settings = settings
         self.tally = Tally()
-        self._cache = TriggerCache(session_factory, settings.trigger_refresh_seconds)
+        # Reloaded at the start of a batch once stale; public for logs and tests, like `tally`.
+        self.trigger_cache = TriggerCache(session_factory, settings.trigger_refresh_seconds)
         self._dispatcher = EventDispatcher(
-            settings, session_factory, client, self._cache, self.tally
+            settings, session_factory, client, self.trigger_cache, self.tally
         )
         self._dead_letters = DeadLetters(settings)
         self._consumer = make_consumer(settings)
@@ -72,11 +73,11 @@ class EventConsumer:
         self.outages = 0  # waits for Temporal/the database/the broker, for logs and tests
 
     async def run(self, stop: asyncio.Event) -> None:
-        def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
             log.info("assigned %s", [p.partition for p in partitions])
             self.assigned.set()
 
-        def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        def on_revoke(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
             log.info("revoked %s", [p.partition for p in partitions])
 
         self._consumer.subscribe(
@@ -117,7 +118,7 @@ class EventConsumer:
         return False
 
     async def _handle_batch(self, messages: list[Message], stop: asyncio.Event) -> None:
-        await self._until_done(lambda: asyncio.to_thread(self._cache.refresh_if_stale), stop)
+        await self._until_done(lambda: asyncio.to_thread(self.trigger_cache.refresh_if_stale), stop)
         groups: dict[tuple[int, bytes | None], list[Message]] = {}
         for message in messages:
             groups.setdefault((message.partition() or 0, message.key()), []).append(message)

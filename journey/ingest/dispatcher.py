@@ -104,7 +104,7 @@ class EventDispatcher:
         self._tally.events += 1
 
     async def handle_together(
-        self, envelopes: list[EventEnvelope], scope: EventScope = lambda event_id: nullcontext()
+        self, envelopes: list[EventEnvelope], scope: EventScope = lambda _event_id: nullcontext()
     ) -> set[str]:
         """The batch path (batch.py) for the first events of a batch's user groups; -> the ids
         of the events it handled. The caller hands every other event to `handle`, and all of

@@ -75,10 +75,17 @@ class TriggerCache:
         self._loaded_at: float | None = None
         self._triggers: list[LiveTrigger] = []
 
+    def is_stale(self, now: float | None = None) -> bool:
+        """Whether the next `refresh_if_stale` reloads: never loaded, or loaded at least
+        `refresh_seconds` ago. Tests wait on it rather than sleep for a guessed interval."""
+        if self._loaded_at is None:
+            return True
+        return (self._clock() if now is None else now) - self._loaded_at >= self._refresh_seconds
+
     def refresh_if_stale(self) -> None:
         """Reload when older than the refresh interval. Raises only before the first load."""
         now = self._clock()
-        if self._loaded_at is not None and now - self._loaded_at < self._refresh_seconds:
+        if not self.is_stale(now):
             return
         try:
             self._triggers = load_triggers(self._session_factory)

@@ -338,7 +338,7 @@ class Recorder:
 
 
 @activity.defn(dynamic=True)
-async def unknown_activity(args: Sequence[RawValue]) -> NoReturn:
+async def unknown_activity(_args: Sequence[RawValue]) -> NoReturn:
     """Any activity without a stand-in: fail at once, by name, rather than do something real."""
     name = activity.info().activity_type
     raise ApplicationError(

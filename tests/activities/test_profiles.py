@@ -219,7 +219,9 @@ def test_transition_errors_are_non_retryable(profiles: ProfileActivities) -> Non
 
 @pytest.fixture
 def publishing(
-    profiles: ProfileActivities, session_factory: SessionFactory, journey_env: JourneyEnv
+    profiles: ProfileActivities,  # noqa: ARG001 (for its side effect: it seeds the user u1)
+    session_factory: SessionFactory,
+    journey_env: JourneyEnv,
 ) -> Iterator[tuple[ProfileActivities, Settings]]:
     """Profile activities that announce stage changes on a fresh events topic."""
     topic = f"events-{uuid4().hex[:8]}"

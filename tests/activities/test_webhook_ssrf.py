@@ -173,9 +173,7 @@ async def test_allowlisting_another_range_does_not_open_loopback(
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/"])
-async def test_only_http_and_https_are_allowed(
-    journey_env: JourneyEnv, http_receiver: HttpReceiver, url: str
-) -> None:
+async def test_only_http_and_https_are_allowed(journey_env: JourneyEnv, url: str) -> None:
     async with webhook_activities(webhook_settings(journey_env.settings)) as hook:
         with pytest.raises(ApplicationError) as info:
             await call(hook, request(url))

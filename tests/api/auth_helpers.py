@@ -36,7 +36,7 @@ async def _mutate(thing_id: str) -> dict[str, str]:
 
 
 @probe.delete("/things/{thing_id}", dependencies=[require_role(Role.editor)])
-async def _fail(thing_id: str) -> dict[str, str]:
+async def _fail(thing_id: str) -> dict[str, str]:  # noqa: ARG001 (FastAPI binds the path parameter by name)
     raise RuntimeError("boom")  # an unhandled error still leaves an audit row (status 500)
 
 

@@ -291,7 +291,7 @@ async def test_a_start_whose_answer_was_lost_answers_with_the_run_temporal_has(
 async def test_a_start_temporal_never_got_is_503_and_leaves_no_row(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def never_arrives(*args: Any, **kwargs: Any) -> tuple[str, bool]:
+    async def never_arrives(*_args: Any, **_kwargs: Any) -> tuple[str, bool]:
         raise LOST
 
     answer = await _start_with(api, monkeypatch, routes, "start_run", never_arrives)
@@ -302,7 +302,7 @@ async def test_a_start_temporal_never_got_is_503_and_leaves_no_row(
 async def test_a_started_run_whose_row_cannot_be_marked_is_still_201(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def locked(*args: Any, **kwargs: Any) -> None:
+    def locked(*_args: Any, **_kwargs: Any) -> None:
         raise OperationalError("UPDATE workflow_executions", {}, Exception("database is locked"))
 
     answer = await _start_with(api, monkeypatch, routes.executions, "mark_started", locked)

@@ -187,7 +187,7 @@ async def test_evaluate_counts_and_samples_by_sql(
 ) -> None:
     seed(api)
 
-    def no_python(*args: Any, **kwargs: Any) -> bool:
+    def no_python(*_args: Any, **_kwargs: Any) -> bool:
         raise AssertionError("counts and samples must come from SQL")
 
     monkeypatch.setattr(journey.services.segments.profile, "evaluate", no_python)

@@ -18,7 +18,7 @@ from tests.harness.env import JourneyEnv
 from tests.harness.temporal import temporal_target
 
 
-async def _nothing(settings: object, size: Size) -> list[Result]:
+async def _nothing(_settings: object, _size: Size) -> list[Result]:
     return []
 
 

@@ -113,11 +113,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             env=tansu_environment(),
         )
     try:
-        try:
-            _wait_until_ready(process, bootstrap, log_path)
-        except RuntimeError as exc:
-            print(exc)
-            raise
+        _wait_until_ready(process, bootstrap, log_path)  # its error carries the log's tail
         yield bootstrap
     finally:
         _stop(process)

@@ -137,11 +137,11 @@ class SmtpCapture:
 
     async def handle_RCPT(
         self,
-        server: SMTP,
-        session: Session,
+        _server: SMTP,
+        _session: Session,
         envelope: Envelope,
         address: str,
-        rcpt_options: list[str],
+        _rcpt_options: list[str],
     ) -> str:
         with self._lock:
             if self._reject_remaining > 0:
@@ -151,7 +151,7 @@ class SmtpCapture:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         parsed = BytesParser(policy=default_policy).parsebytes(raw)
         assert isinstance(parsed, EmailMessage)
@@ -166,7 +166,7 @@ class SmtpCapture:
         return "250 Message accepted for delivery"
 
     def _authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+        self, _server: SMTP, _session: Session, _envelope: Envelope, _mechanism: str, auth_data: Any
     ) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             with self._lock:

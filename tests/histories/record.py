@@ -72,7 +72,7 @@ async def start(runner: JourneyRunner, name: str, document: dict[str, Any], **kw
 # ---- one scenario per example: returns the handle of a run that has completed -----------------
 
 
-async def onboarding_activation(runner: JourneyRunner, env: WorkflowEnvironment) -> Handle:
+async def onboarding_activation(runner: JourneyRunner, _env: WorkflowEnvironment) -> Handle:
     """delay (1 day) → condition (not active) → email → wait_for_event (event) → lifecycle."""
     runner.seed_user("u-onboarding", attributes={"first_name": "Ada"})
     signup = event("signup", "u-onboarding")
@@ -100,7 +100,7 @@ async def abandoned_cart(runner: JourneyRunner, env: WorkflowEnvironment) -> Han
     return handle
 
 
-async def referral(runner: JourneyRunner, env: WorkflowEnvironment) -> Handle:
+async def referral(runner: JourneyRunner, _env: WorkflowEnvironment) -> Handle:
     """parallel (attributes + email, join all) → lifecycle → webhook with save_as."""
     runner.seed_user("u-referrer")
     receiver = runner.env.http_receiver
@@ -125,7 +125,7 @@ async def trial_expiry(runner: JourneyRunner, env: WorkflowEnvironment) -> Handl
     return await start(runner, "trial_expiry", load_example("trial_expiry"), user_id="u-trial")
 
 
-async def winback_ab(runner: JourneyRunner, env: WorkflowEnvironment) -> Handle:
+async def winback_ab(runner: JourneyRunner, _env: WorkflowEnvironment) -> Handle:
     """split → email → wait_for_event times out after a week → end."""
     runner.seed_user("u-winback")
     return await start(runner, "winback_ab", load_example("winback_ab"), user_id="u-winback")
@@ -240,7 +240,7 @@ async def record_one(
     path = HISTORIES_DIR / f"{name}{suffix}.json"
     path.write_text(text)
     steps = " → ".join(step.node_id for step in result.step_log)
-    print(f"{path.name}: {len(events)} events, outcome {result.outcome}: {steps}")
+    sys.stdout.write(f"{path.name}: {len(events)} events, outcome {result.outcome}: {steps}\n")
 
 
 def main(argv: list[str]) -> None:

@@ -77,12 +77,12 @@ def dsl_lines(document: dict[str, Any]) -> int:
     """Lines of the dsl package executed to validate `document`: deterministic work."""
     executed = 0
 
-    def count(frame: FrameType, event: str, arg: Any) -> Any:
+    def count(_frame: FrameType, event: str, _arg: Any) -> Any:
         nonlocal executed
         executed += event == "line"
         return count
 
-    def enter(frame: FrameType, event: str, arg: Any) -> Any:
+    def enter(frame: FrameType, _event: str, _arg: Any) -> Any:
         return count if frame.f_code.co_filename.startswith(DSL_DIR) else None
 
     previous = sys.gettrace()

@@ -499,20 +499,19 @@ def service_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         logging.getLogger(name).setLevel(level)
 
 
-def test_services_keep_wire_data_out_of_debug_logs(
-    service_logging: None, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.mark.usefixtures("service_logging")
+def test_services_keep_wire_data_out_of_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     assert logging.getLogger("journey.worker").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("httpcore.http11").isEnabledFor(logging.DEBUG)
 
 
+@pytest.mark.usefixtures("service_logging")
 async def test_no_secret_reaches_api_answers_logs_or_history(
     stack: Stack,
     http_receiver: HttpReceiver,
     echoing_server: EchoingServer,
     caplog: pytest.LogCaptureFixture,
-    service_logging: None,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # everything but what services never log
     program_echoes(http_receiver)

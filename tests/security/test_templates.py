@@ -177,7 +177,7 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> RenderProbe:
 
 
 class _NothingRecorded:
-    def lookup(self, key: str) -> None:
+    def lookup(self, _key: str) -> None:
         return None
 
 

@@ -102,7 +102,7 @@ class _OwnEndNode(EndNode):
     """Claims the `end` type, but the DSL never parses a node into it."""
 
 
-async def _end_here(node: _OwnEndNode, ctx: RunContext) -> str | None:
+async def _end_here(_node: _OwnEndNode, _ctx: RunContext) -> str | None:
     return None
 
 

@@ -46,6 +46,10 @@ INCREMENT_ONCE = {
 
 
 # Attempt 1 times out after 2 s, attempt 2 starts 1 s later and blocks too.
+# Not a sleep standing in for an event: what must pass while the lock is held is time itself
+# (attempt 1's start-to-close timeout, so that its effect lands after Temporal gave up on it),
+# and a local activity's attempts show nowhere outside the worker while they run. Whether
+# attempt 2 did happen is asserted afterwards (the first test reads the history's marker).
 LOCK_HELD_SECONDS = 2 * (2 + 1)
 
 

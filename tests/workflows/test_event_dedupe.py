@@ -256,7 +256,7 @@ def test_only_the_most_recent_ids_are_remembered(monkeypatch: pytest.MonkeyPatch
 
 def test_without_the_patch_every_delivery_is_received(monkeypatch: pytest.MonkeyPatch) -> None:
     """Histories recorded before the patch replay as they ran: duplicates were received."""
-    monkeypatch.setattr(workflow, "patched", lambda patch_id: False)
+    monkeypatch.setattr(workflow, "patched", lambda _patch_id: False)
     ctx = RunContext(snapshot(two_waits()), "u1", {}, {"id": "u1", "attributes": {}}, None)
     assert ctx.receive(event("ping", "e-1")) and ctx.receive(event("ping", "e-1"))
     assert len(ctx.pending_events) == 2

@@ -4,29 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from typing import Any
 
 from sqlmodel import select
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 
+from journey.contracts.executions import RECORD_EXECUTION_OUTCOME
 from journey.contracts.runs import JourneyInput
 from journey.core.db.models import Workflow, WorkflowExecution
 from tests.workflows.conftest import JourneyRunner, snapshot
 from workflows.journey import JourneyWorkflow
 
 
+def row_of(runner: JourneyRunner, workflow_id: str) -> WorkflowExecution | None:
+    with runner.sessions() as session:
+        query = select(WorkflowExecution).where(
+            WorkflowExecution.temporal_workflow_id == workflow_id
+        )
+        return session.exec(query).first()
+
+
 async def mirrored(runner: JourneyRunner, workflow_id: str) -> WorkflowExecution | None:
-    for _ in range(50):
-        with runner.sessions() as session:
-            query = select(WorkflowExecution).where(
-                WorkflowExecution.temporal_workflow_id == workflow_id
-            )
-            row = session.exec(query).first()
+    for _ in range(50):  # a hang guard
+        row = row_of(runner, workflow_id)
         if row is not None and row.status != "running":
             return row
         await asyncio.sleep(0.1)
     return None
+
+
+async def mirror_answers(handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    """What the run's end-of-run mirror step answered (`record_execution_outcome`: True for a
+    row written, False for a run that cannot have one), from its local-activity markers."""
+    answers = []
+    for event in (await handle.fetch_history()).events:
+        marker = event.marker_recorded_event_attributes
+        if not event.HasField("marker_recorded_event_attributes") or "data" not in marker.details:
+            continue
+        data = json.loads(marker.details["data"].payloads[0].data)
+        if data.get("activity_type") == RECORD_EXECUTION_OUTCOME:
+            failed = marker.HasField("failure")
+            result = None if failed else json.loads(marker.details["result"].payloads[0].data)
+            answers.append(f"failed: {marker.failure.message}" if failed else result)
+    return answers
 
 
 async def run_stored(runner: JourneyRunner, document: dict[str, Any]) -> str:
@@ -84,4 +106,7 @@ async def test_ad_hoc_journey_ids_end_without_a_row(journey_runner: JourneyRunne
     document = {"name": "adhoc", "start": "done", "nodes": [{"id": "done", "type": "end"}]}
     handle = await journey_runner.start(document, workflow_id=f"journey-adhoc-{uuid.uuid4().hex}")
     assert (await handle.result()).outcome == "completed"
-    assert await mirrored(journey_runner, handle.id) is None
+    # The run mirrors its end before it returns its result, so the mirror has answered by
+    # now: with False (no row, by design), not with a failure that also leaves no row.
+    assert await mirror_answers(handle) == [False]
+    assert row_of(journey_runner, handle.id) is None

@@ -39,7 +39,7 @@ async def test_recorded_history_replays_without_error(path: Path) -> None:
     assert result.replay_failure is None
 
 
-async def _email_without_sending(node: EmailNode, run: RunContext) -> str | None:
+async def _email_without_sending(node: EmailNode, _run: RunContext) -> str | None:
     """The deliberate change: an email node that waits a second instead of sending.
 
     (Only dropping the send is not enough: a local activity that is no longer asked for is not

@@ -57,7 +57,7 @@ def ensure_sqlite_directory(url: str | URL) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
     # Foreign keys (and so ON DELETE CASCADE) are off in SQLite unless every connection asks;
     # WAL lets the API read while a worker writes; busy_timeout waits for a lock instead of
     # failing at once with "database is locked".

@@ -60,14 +60,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -87,10 +87,10 @@ class EmptyStageArray(FunctionElement[Any]):
 
 
 @compiles(EmptyStageArray)
-def _empty_stage_array_json(element: EmptyStageArray, compiler: SQLCompiler, **kw: Any) -> str:
+def _empty_stage_array_json(_element: EmptyStageArray, _compiler: SQLCompiler, **_kw: Any) -> str:
     return "'[]'"
 
 
 @compiles(EmptyStageArray, "postgresql")
-def _empty_stage_array_pg(element: EmptyStageArray, compiler: SQLCompiler, **kw: Any) -> str:
+def _empty_stage_array_pg(_element: EmptyStageArray, _compiler: SQLCompiler, **_kw: Any) -> str:
     return "'{}'"

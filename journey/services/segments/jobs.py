@@ -16,7 +16,7 @@ from journey.core.temporal.schedules import ScheduledJob
 REFRESH_EVERY = timedelta(minutes=15)
 
 
-def refresh_input(settings: Settings) -> SegmentRefreshInput:
+def refresh_input(_settings: Settings) -> SegmentRefreshInput:
     return SegmentRefreshInput()
 
 

@@ -227,7 +227,7 @@ class SqliteBackend(Backend):
         node = Node(items.c.type, items.c.atom, items.c.value)
         return exists(select(literal(1)).select_from(items).where(predicate(node)))
 
-    def order(self, op: Op, a: Any, b: Any, kind: str) -> Bool:
+    def order(self, op: Op, a: Any, b: Any, _kind: str) -> Bool:
         return _safe(_atom(a).op(ORDER_OPS[op], is_comparison=True)(_atom(b)))
 
     def substring(self, haystack: Any, needle: Any) -> Bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from dsl.events import EventEnvelope
@@ -47,23 +46,30 @@ async def test_trigger_changes_reach_a_running_consumer(ingest: IngestStack) -> 
     ingest.user("ada")
     before = EventEnvelope(type="signup", user_id="ada")
     async with ingest.consumer() as consumer:
+        cache = consumer.trigger_cache  # reloaded at the start of a batch, once stale
+
+        def live() -> set[str]:
+            return {t.id for t in cache.matching("signup")}
+
         ingest.produce([before])
         await ingest.handled(consumer, 1)
         trigger = ingest.trigger(journey)  # created while the consumer runs
-        await asyncio.sleep(ingest.settings.trigger_refresh_seconds * 3)
+        await ingest.wait_for(cache.is_stale, "the trigger cache to be due for a reload")
         after = EventEnvelope(type="signup", user_id="ada")
         ingest.produce([after])
         await ingest.handled(consumer, 2)
+        assert trigger in live()  # the batch of `after` reloaded the cache before handling it
         with ingest.sessions() as session:
             row = session.get(Trigger, uuid.UUID(trigger))
             assert row is not None
             row.enabled = False
             session.add(row)
             session.commit()
-        await asyncio.sleep(ingest.settings.trigger_refresh_seconds * 3)
+        await ingest.wait_for(cache.is_stale, "the trigger cache to be due for a reload")
         disabled = EventEnvelope(type="signup", user_id="ada")
         ingest.produce([disabled])
-        await ingest.handled(consumer, 3)
+        await ingest.handled(consumer, 3)  # handled: any decision on it is written by now
+        assert trigger not in live()  # and it was handled with the trigger gone
     assert [row.event_id for row in ingest.decisions(trigger)] == [after.id]
     assert ingest.started_ids() == [trigger_workflow_id(trigger, "ada", after.id, once=False)]
 

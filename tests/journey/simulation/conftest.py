@@ -49,7 +49,11 @@ def snapshot(document: dict[str, Any], journey_id: str = "j-sim") -> JourneySnap
 
 
 @pytest.fixture
-def sim_settings(tmp_path: Path, smtp_server: SmtpCapture, http_receiver: HttpReceiver) -> Settings:
+def sim_settings(
+    tmp_path: Path,
+    smtp_server: SmtpCapture,
+    http_receiver: HttpReceiver,  # noqa: ARG001 (for its side effect: running, and reset per test)
+) -> Settings:
     return build_settings(
         data_dir=tmp_path,
         temporal_address="127.0.0.1:9",  # a simulation never talks to the configured Temporal

@@ -196,7 +196,7 @@ def declared_index(index: sa.Index) -> dict[str, Any]:
 # ---- the schema --------------------------------------------------------------------------------
 
 
-def _not_a_partition(name: str | None, kind: str, parents: Any) -> bool:
+def _not_a_partition(name: str | None, kind: str, _parents: Any) -> bool:
     return not (kind == "table" and name is not None and is_partition(name))
 
 

@@ -130,9 +130,8 @@ def test_each_table_keeps_what_is_young_enough(
         ]
 
 
-def test_batches_stop_and_resume(
-    session_factory: sessionmaker[Session], seeded: dict[str, Any]
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_batches_stop_and_resume(session_factory: sessionmaker[Session]) -> None:
     activities = MetricsActivities(session_factory)
     first = purge(activities, "lifecycle_events", max_batches=1)
     second = purge(activities, "lifecycle_events", max_batches=1)
@@ -146,8 +145,9 @@ def test_batches_stop_and_resume(
     assert (repeat.deleted, repeat.done) == (0, True)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_old_months_go_as_whole_partitions_on_postgres(
-    session_factory: sessionmaker[Session], seeded: dict[str, Any]
+    session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory() as session:
         connection = session.connection()
